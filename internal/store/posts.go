@@ -1,0 +1,300 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Account is the author of a post as stored with it.
+type Account struct {
+	URL         string // the profile URL; it identifies the account across instances
+	Acct        string
+	DisplayName string
+	Avatar      string
+}
+
+// Post is a stored post. Content is already sanitised HTML.
+type Post struct {
+	ID         int64
+	URI        string
+	URL        string
+	CreatedAt  time.Time
+	EditedAt   *time.Time
+	Language   string
+	Content    string
+	Reblogs    int
+	Favourites int
+	Replies    int
+	Account    Account
+	CVEs       []string // canonical CVE IDs the post mentions, sorted
+}
+
+// Sighted is a post as one feed of one instance delivered it.
+type Sighted struct {
+	Post
+	LocalID string // the delivering instance's id for the post
+	// Authoritative is true when the delivering instance is the post's
+	// origin, whose counts replace stored ones; other instances' views may be
+	// stale, so their counts only ever raise the stored ones.
+	Authoritative bool
+}
+
+// Batch is one page of a feed: the eligible posts it held and the feed
+// position it moves to. It is saved atomically, so a crash never advances a
+// cursor past posts that were not stored.
+type Batch struct {
+	Instance string
+	Feed     string
+	Posts    []Sighted
+	Skipped  int // items of the page that were malformed or not eligible
+	Cursor   *FeedCursor
+}
+
+// FeedCursor is the stored position of one feed.
+type FeedCursor struct {
+	MinID         string // newest local id stored: the next forward poll starts after it
+	BackfillMaxID string // oldest local id reached by the first-start backfill
+	BackfillDone  bool
+}
+
+// SaveResult counts what a batch changed.
+type SaveResult struct {
+	New     int // posts stored for the first time
+	Updated int // posts already stored (counts, content or CVE set refreshed)
+}
+
+// SaveBatch stores the posts of b with their CVE mentions and sightings and
+// moves the feed's cursor, all in one transaction.
+func (db *DB) SaveBatch(ctx context.Context, b Batch) (SaveResult, error) {
+	var res SaveResult
+	now := ms(db.now())
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var lastPost int64
+		for i := range b.Posts {
+			p := &b.Posts[i]
+			isNew, err := upsertPost(ctx, tx, p, now)
+			if err != nil {
+				return fmt.Errorf("post %s: %w", p.URI, err)
+			}
+			if isNew {
+				res.New++
+			} else {
+				res.Updated++
+			}
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO sightings (instance, local_id, post_id, feed, seen_at)
+				VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (instance, local_id) DO UPDATE SET seen_at = excluded.seen_at`,
+				b.Instance, p.LocalID, p.ID, b.Feed, now); err != nil {
+				return fmt.Errorf("sighting %s: %w", p.URI, err)
+			}
+			if c := ms(p.CreatedAt); c > lastPost {
+				lastPost = c
+			}
+		}
+		return saveFeed(ctx, tx, b, res.New, lastPost, now)
+	})
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("store: save batch %s %s: %w", b.Instance, b.Feed, err)
+	}
+	return res, nil
+}
+
+// upsertPost stores p (setting p.ID) and replaces its CVE set.
+func upsertPost(ctx context.Context, tx *sql.Tx, p *Sighted, now int64) (isNew bool, err error) {
+	created := ms(p.CreatedAt)
+	err = tx.QueryRowContext(ctx, `
+		INSERT INTO posts (uri, url, created_at, edited_at, language, content,
+			reblogs_count, favourites_count, replies_count,
+			account_url, account_acct, account_display_name, account_avatar,
+			first_seen, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+		ON CONFLICT (uri) DO NOTHING
+		RETURNING id`,
+		p.URI, p.URL, created, nullMS(p.EditedAt), nullString(p.Language), p.Content,
+		p.Reblogs, p.Favourites, p.Replies,
+		p.Account.URL, p.Account.Acct, p.Account.DisplayName, p.Account.Avatar, now,
+	).Scan(&p.ID)
+	switch {
+	case err == nil:
+		isNew = true
+	case errors.Is(err, sql.ErrNoRows):
+		err = tx.QueryRowContext(ctx, `
+			UPDATE posts SET
+				url = $2, edited_at = $3, language = $4, content = $5,
+				reblogs_count = CASE WHEN $9 = 1 OR $6 > reblogs_count THEN $6 ELSE reblogs_count END,
+				favourites_count = CASE WHEN $9 = 1 OR $7 > favourites_count THEN $7 ELSE favourites_count END,
+				replies_count = CASE WHEN $9 = 1 OR $8 > replies_count THEN $8 ELSE replies_count END,
+				account_acct = $10, account_display_name = $11, account_avatar = $12,
+				updated_at = $13
+			WHERE uri = $1
+			RETURNING id`,
+			p.URI, p.URL, nullMS(p.EditedAt), nullString(p.Language), p.Content,
+			p.Reblogs, p.Favourites, p.Replies, boolInt(p.Authoritative),
+			p.Account.Acct, p.Account.DisplayName, p.Account.Avatar, now,
+		).Scan(&p.ID)
+		if err != nil {
+			return false, fmt.Errorf("update: %w", err)
+		}
+		// The CVE set follows the latest text (edits add and remove IDs).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM post_cves WHERE post_id = $1`, p.ID); err != nil {
+			return false, fmt.Errorf("clear cves: %w", err)
+		}
+	default:
+		return false, fmt.Errorf("insert: %w", err)
+	}
+	for _, id := range p.CVEs {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO post_cves (cve_id, post_id, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (cve_id, post_id) DO NOTHING`, id, p.ID, created); err != nil {
+			return false, fmt.Errorf("mention %s: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO cves (cve_id, first_seen, last_seen) VALUES ($1, $2, $2)
+			ON CONFLICT (cve_id) DO UPDATE SET
+				first_seen = CASE WHEN excluded.first_seen < cves.first_seen THEN excluded.first_seen ELSE cves.first_seen END,
+				last_seen = CASE WHEN excluded.last_seen > cves.last_seen THEN excluded.last_seen ELSE cves.last_seen END`,
+			id, created); err != nil {
+			return false, fmt.Errorf("cve %s: %w", id, err)
+		}
+	}
+	return isNew, nil
+}
+
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// Mention is one (CVE, post) pair with what ranking needs of the post.
+type Mention struct {
+	CVE        string
+	PostID     int64
+	Account    string
+	CreatedAt  time.Time
+	Reblogs    int
+	Favourites int
+}
+
+// Mentions returns every CVE mention in posts created at or after since.
+func (db *DB) Mentions(ctx context.Context, since time.Time) ([]Mention, error) {
+	rows, err := db.sql.QueryContext(ctx, `
+		SELECT pc.cve_id, p.id, p.account_url, p.created_at, p.reblogs_count, p.favourites_count
+		FROM post_cves pc
+		JOIN posts p ON p.id = pc.post_id
+		WHERE pc.created_at >= $1`, ms(since))
+	if err != nil {
+		return nil, fmt.Errorf("store: mentions since %s: %w", since.Format(time.RFC3339), err)
+	}
+	defer rows.Close()
+	var out []Mention
+	for rows.Next() {
+		var m Mention
+		var created int64
+		if err := rows.Scan(&m.CVE, &m.PostID, &m.Account, &created, &m.Reblogs, &m.Favourites); err != nil {
+			return nil, fmt.Errorf("store: mentions: %w", err)
+		}
+		m.CreatedAt = fromMS(created)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: mentions: %w", err)
+	}
+	return out, nil
+}
+
+const postColumns = `p.id, p.uri, p.url, p.created_at, p.edited_at, p.language, p.content,
+	p.reblogs_count, p.favourites_count, p.replies_count,
+	p.account_url, p.account_acct, p.account_display_name, p.account_avatar`
+
+func scanPost(rows *sql.Rows) (Post, error) {
+	var p Post
+	var created int64
+	var edited sql.NullInt64
+	var lang sql.NullString
+	err := rows.Scan(&p.ID, &p.URI, &p.URL, &created, &edited, &lang, &p.Content,
+		&p.Reblogs, &p.Favourites, &p.Replies,
+		&p.Account.URL, &p.Account.Acct, &p.Account.DisplayName, &p.Account.Avatar)
+	p.CreatedAt = fromMS(created)
+	p.EditedAt = timePtr(edited)
+	p.Language = lang.String
+	return p, err
+}
+
+// CVEPosts returns the posts created at or after since that mention id, each
+// with its full CVE set, in no particular order.
+func (db *DB) CVEPosts(ctx context.Context, id string, since time.Time) ([]Post, error) {
+	rows, err := db.sql.QueryContext(ctx, `
+		SELECT `+postColumns+`
+		FROM post_cves pc
+		JOIN posts p ON p.id = pc.post_id
+		WHERE pc.cve_id = $1 AND pc.created_at >= $2`, id, ms(since))
+	if err != nil {
+		return nil, fmt.Errorf("store: posts of %s: %w", id, err)
+	}
+	var posts []Post
+	for rows.Next() {
+		p, err := scanPost(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: posts of %s: %w", id, err)
+		}
+		posts = append(posts, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: posts of %s: %w", id, err)
+	}
+	if len(posts) == 0 {
+		return posts, nil
+	}
+	// Attach every post's whole CVE set (a post often names several).
+	rows, err = db.sql.QueryContext(ctx, `
+		SELECT pc2.post_id, pc2.cve_id
+		FROM post_cves pc
+		JOIN post_cves pc2 ON pc2.post_id = pc.post_id
+		WHERE pc.cve_id = $1 AND pc.created_at >= $2`, id, ms(since))
+	if err != nil {
+		return nil, fmt.Errorf("store: cves of posts of %s: %w", id, err)
+	}
+	defer rows.Close()
+	byPost := make(map[int64][]string, len(posts))
+	for rows.Next() {
+		var pid int64
+		var cve string
+		if err := rows.Scan(&pid, &cve); err != nil {
+			return nil, fmt.Errorf("store: cves of posts of %s: %w", id, err)
+		}
+		byPost[pid] = append(byPost[pid], cve)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: cves of posts of %s: %w", id, err)
+	}
+	for i := range posts {
+		c := byPost[posts[i].ID]
+		sort.Slice(c, func(a, b int) bool { return cveLess(c[a], c[b]) })
+		posts[i].CVEs = c
+	}
+	return posts, nil
+}
+
+// cveLess orders canonical CVE IDs by year, then sequence numerically.
+func cveLess(a, b string) bool {
+	if len(a) >= 9 && len(b) >= 9 && a[:9] == b[:9] && len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return strings.Compare(a, b) < 0
+}
+
+// PostCount returns how many posts are stored.
+func (db *DB) PostCount(ctx context.Context) (int, error) {
+	var n int
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM posts`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count posts: %w", err)
+	}
+	return n, nil
+}

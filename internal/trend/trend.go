@@ -1,0 +1,168 @@
+// Package trend assembles the ranked CVE board and per-CVE views from stored mentions, with a short cache.
+package trend
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cvecrowd/cvecrowd/internal/rank"
+	"github.com/cvecrowd/cvecrowd/internal/store"
+)
+
+// MaxDays is the largest window the product answers for.
+const MaxDays = 30
+
+// Store is what trend needs of the database.
+type Store interface {
+	Mentions(ctx context.Context, since time.Time) ([]store.Mention, error)
+	CVE(ctx context.Context, id string) (store.CVE, error)
+	CVEPosts(ctx context.Context, id string, since time.Time) ([]store.Post, error)
+}
+
+// Service answers "what is trending" questions. It is safe for concurrent use.
+type Service struct {
+	st  Store
+	now func() time.Time
+	ttl time.Duration
+
+	mu    sync.Mutex
+	cache map[int]*board
+}
+
+type board struct {
+	at      time.Time
+	entries []rank.Entry
+	index   map[string]int
+	// ready is closed once entries are computed, so concurrent callers for
+	// the same window share one computation.
+	ready chan struct{}
+	err   error
+}
+
+// New returns a Service over st. Boards are recomputed when older than ttl.
+func New(st Store, ttl time.Duration) *Service {
+	return &Service{st: st, now: time.Now, ttl: ttl, cache: make(map[int]*board)}
+}
+
+// SetClock replaces the clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Top returns the ranked CVEs of the last days days.
+func (s *Service) Top(ctx context.Context, days int) ([]rank.Entry, error) {
+	b, err := s.board(ctx, days)
+	if err != nil {
+		return nil, err
+	}
+	return b.entries, nil
+}
+
+func (s *Service) board(ctx context.Context, days int) (*board, error) {
+	if days < 1 || days > MaxDays {
+		return nil, fmt.Errorf("trend: days %d out of range 1..%d", days, MaxDays)
+	}
+	now := s.now()
+	s.mu.Lock()
+	b := s.cache[days]
+	if b != nil {
+		select {
+		case <-b.ready:
+			if b.err == nil && now.Sub(b.at) < s.ttl {
+				s.mu.Unlock()
+				return b, nil
+			}
+			b = nil
+		default: // being computed: wait for it below
+		}
+	}
+	if b == nil {
+		b = &board{at: now, ready: make(chan struct{})}
+		s.cache[days] = b
+		s.mu.Unlock()
+		b.entries, b.index, b.err = s.compute(ctx, days, now)
+		close(b.ready)
+		return b, b.err
+	}
+	s.mu.Unlock()
+	select {
+	case <-b.ready:
+		return b, b.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Service) compute(ctx context.Context, days int, now time.Time) ([]rank.Entry, map[string]int, error) {
+	since := rank.Window(days, now)
+	ms, err := s.st.Mentions(ctx, since)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trend: top %dd: %w", days, err)
+	}
+	rm := make([]rank.Mention, len(ms))
+	for i, m := range ms {
+		rm[i] = rank.Mention(m)
+	}
+	entries := rank.Rank(rm, since, now)
+	index := make(map[string]int, len(entries))
+	for i, e := range entries {
+		index[e.CVE] = i
+	}
+	return entries, index, nil
+}
+
+// CVE is one CVE's data with its standing in a window.
+type CVE struct {
+	store.CVE
+	rank.Entry     // zero Weight/Posts when the CVE had no mention in the window
+	Position   int // 1-based place on the board, 0 when not on it
+}
+
+// CVE returns the CVE with its standing over days; store.ErrNotFound when
+// no post ever mentioned it.
+func (s *Service) CVE(ctx context.Context, id string, days int) (CVE, error) {
+	b, err := s.board(ctx, days)
+	if err != nil {
+		return CVE{}, err
+	}
+	c, err := s.st.CVE(ctx, id)
+	if err != nil {
+		return CVE{}, err
+	}
+	out := CVE{CVE: c, Entry: rank.Entry{CVE: id}}
+	if i, ok := b.index[id]; ok {
+		out.Entry, out.Position = b.entries[i], i+1
+	}
+	return out, nil
+}
+
+// Post is a stored post with its weight at the time of the request.
+type Post struct {
+	store.Post
+	Weight float64
+}
+
+// Posts returns the posts of the last days days that mention id, heaviest first.
+func (s *Service) Posts(ctx context.Context, id string, days int) ([]Post, error) {
+	// Weigh posts at the board's instant so they add up to the CVE's weight.
+	b, err := s.board(ctx, days)
+	if err != nil {
+		return nil, err
+	}
+	now := b.at
+	ps, err := s.st.CVEPosts(ctx, id, rank.Window(days, now))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Post, len(ps))
+	for i, p := range ps {
+		out[i] = Post{Post: p, Weight: rank.PostWeight(p.Reblogs, p.Favourites, p.CreatedAt, now)}
+	}
+	slices.SortFunc(out, func(a, b Post) int {
+		return rank.ComparePosts(
+			rank.WeighedPost{Weight: a.Weight, CreatedAt: a.CreatedAt, Key: a.URI},
+			rank.WeighedPost{Weight: b.Weight, CreatedAt: b.CreatedAt, Key: b.URI})
+	})
+	return out, nil
+}
