@@ -227,4 +227,3 @@ func (a *API) listPosts(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
-

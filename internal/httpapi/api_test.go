@@ -48,11 +48,11 @@ func setup(t *testing.T) fixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	posts := []store.Sighted{
-		sighted("https://x.example/s/1", "alice", time.Hour, 2, 3, "CVE-2024-3094"),             // 123
-		sighted("https://x.example/s/2", "alice", 2*time.Hour, 0, 0, "CVE-2024-3094"),           // 100, same account
+		sighted("https://x.example/s/1", "alice", time.Hour, 2, 3, "CVE-2024-3094"),                     // 123
+		sighted("https://x.example/s/2", "alice", 2*time.Hour, 0, 0, "CVE-2024-3094"),                   // 100, same account
 		sighted("https://x.example/s/3", "bob", 13*time.Hour, 10, 0, "CVE-2024-3094", "CVE-2021-44228"), // 100
-		sighted("https://x.example/s/4", "carol", 3*time.Hour, 0, 50, "CVE-2021-44228"),         // 150
-		sighted("https://x.example/s/5", "dave", 3*24*time.Hour, 0, 0, "CVE-2023-4863"),         // only in 7d
+		sighted("https://x.example/s/4", "carol", 3*time.Hour, 0, 50, "CVE-2021-44228"),                 // 150
+		sighted("https://x.example/s/5", "dave", 3*24*time.Hour, 0, 0, "CVE-2023-4863"),                 // only in 7d
 	}
 	if _, err := db.SaveBatch(ctx, store.Batch{Instance: "x.example", Feed: "public", Posts: posts}); err != nil {
 		t.Fatal(err)
