@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -154,7 +155,7 @@ func TestFedisecfeedsSlice(t *testing.T) {
 	}
 	for key, entry := range feed {
 		for i, p := range entry.Posts {
-			t.Run(string(key)+"/"+itoa(i), func(t *testing.T) {
+			t.Run(string(key)+"/"+strconv.Itoa(i), func(t *testing.T) {
 				got := corpusExtractor.FromHTML(p.Content)
 				if want := []ID{key}; !slices.Equal(got, want) {
 					t.Errorf("%s: got %q; want %q", p.URL, got, want)

@@ -12,11 +12,11 @@ import (
 // MaxInputBytes is how much of any one input string the extraction functions
 // look at: the first 1 MiB. Anything after it is ignored.
 //
-// Post content comes from arbitrary Fediverse servers; Mastodon itself caps a
-// status at a few thousand characters of HTML, so 1 MiB is far above any real
-// post and only bounds the work (and memory) a hostile or broken server can
-// make us do. An ID that straddles the cut is dropped rather than reported
-// with a possibly truncated sequence number.
+// Post content comes from arbitrary Fediverse servers; Mastodon allows 500
+// characters per status (a few KB of HTML) and other servers a few thousand,
+// so 1 MiB is far above any real post and only bounds the work (and memory) a hostile or broken server can
+// make us do. An ID whose digits run up to the cut is dropped rather than
+// reported with a possibly truncated sequence number.
 const MaxInputBytes = 1 << 20
 
 // Extractor finds CVE IDs in free-form post text. The zero value is ready to
@@ -36,7 +36,10 @@ const MaxInputBytes = 1 << 20
 //   - a sequence of 4 to 7 digits, with no leading zero when longer than 4
 //     digits, that is not followed by another digit: "CVE-2024-123456789012"
 //     yields nothing rather than a wrong CVE-2024-1234. Letters may follow
-//     ("CVE-2011-4461-JETTY" yields CVE-2011-4461).
+//     ("CVE-2011-4461-JETTY" yields CVE-2011-4461);
+//   - in markdown, an ID that only appears once a link is rendered:
+//     "[#CVE](https://infosec.exchange/tags/CVE)-2023-4966" (see
+//     [Extractor.FromText]).
 //
 // Results are de-duplicated and sorted with [Compare]. When nothing is found
 // the result is nil (not an empty slice); callers should test len(ids) == 0.
@@ -58,17 +61,29 @@ func (e Extractor) maxYear() int {
 	return e.MaxYear
 }
 
-// FromText returns the CVE IDs in plain text (or markdown). The text is taken
-// as is: HTML entities are not decoded; use [Extractor.FromHTML] for HTML.
+// FromText returns the CVE IDs in plain text or markdown, nil if there are
+// none. The text is taken as is (HTML entities are not decoded; use
+// [Extractor.FromHTML] for HTML), and, if it has markdown links, also as
+// rendered, with every "](url)" removed, so that the html2text form of a
+// broken hashtag, "[#CVE](https://infosec.exchange/tags/CVE)-2023-4966",
+// yields CVE-2023-4966. IDs inside the URLs are found in the first view.
 func (e Extractor) FromText(s string) []ID {
 	s, cut := capInput(s)
 	return finish(scanText(nil, s, e.maxYear(), cut))
 }
 
-// FromHTML returns the CVE IDs in a post's HTML content: those in its text as
-// [HTMLToText] extracts it (so including Mastodon's invisible link spans), and
-// those in the href of every <a> element. Input that is not HTML at all, such
-// as the markdown some feeds store, works too: it is one long text token.
+// FromHTML returns the CVE IDs in a post's HTML content, nil if there are
+// none: those in its text as [HTMLToText] extracts it (so including
+// Mastodon's invisible link spans), scanned like [Extractor.FromText], and
+// those in the href of every <a> element, each scanned on its own.
+//
+// Input that is not HTML at all, such as the html2text markdown some feeds
+// store, works too: it is one long text token. The raw source of any tag that
+// is not an HTML element is scanned as well, because the tokenizer would
+// otherwise swallow a markdown autolink like
+// <https://nvd.nist.gov/vuln/detail/CVE-2023-4966> (or "<CVE-2024-3094>" in
+// prose) as a start tag. Other attributes (title, alt, src) are not scanned:
+// no reader sees them as the post's text.
 func (e Extractor) FromHTML(html string) []ID {
 	return e.FromPost(html, nil)
 }
@@ -76,8 +91,10 @@ func (e Extractor) FromHTML(html string) []ID {
 // FromPost returns the CVE IDs of a post: those [Extractor.FromHTML] finds in
 // its content plus those in the names of its hashtags (Mastodon's
 // status.tags[].name, e.g. "cve20243094" or "CVE_2024_3094"), which servers
-// may list even when the content renders the tag differently. Tag names are
-// read until their total size reaches [MaxInputBytes]; the rest are ignored.
+// may list even when the content renders the tag differently. Each name is
+// scanned on its own. Tag names are read until their total size reaches
+// [MaxInputBytes]; the rest are ignored. The result is nil if there are no
+// IDs.
 func (e Extractor) FromPost(contentHTML string, tagNames []string) []ID {
 	d := extractDoc(contentHTML)
 	maxYear := e.maxYear()
@@ -109,8 +126,13 @@ func FromPost(contentHTML string, tagNames []string) []ID {
 // elements (a, span, b, code, ...) are joined without any separator, because
 // Mastodon splits one URL over several spans and the ID must come out whole;
 // block elements (p, br, div, li, blockquote, h1-h6, pre, tr, td, ...) become
-// a single newline. Leading and trailing newlines are trimmed. Comments are
-// dropped. Only the first [MaxInputBytes] bytes of html are read.
+// a single newline. Newlines in the text itself (Bluesky posts bridged by
+// Bridgy Fed have raw "\n" inside <p>) are kept, "\r\n" becomes "\n", and
+// leading and trailing newlines are trimmed. Comments, doctypes and tags that
+// are not HTML elements are dropped; the text of <script> and <style> is kept
+// (Mastodon's sanitizer removes those elements, and in markdown content a
+// literal "<style>" must not hide the rest of the post). Only the first
+// [MaxInputBytes] bytes of html are read.
 func HTMLToText(html string) string {
 	return strings.Trim(extractDoc(html).text, "\n")
 }

@@ -2,6 +2,7 @@ package cve
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -333,24 +334,12 @@ func manyDistinctIDs(n int) string {
 	var b strings.Builder
 	for seq := 1000; b.Len() < n; seq++ {
 		b.WriteString("CVE-2024-")
-		b.WriteString(itoa(seq))
+		b.WriteString(strconv.Itoa(seq))
 		b.WriteByte(' ')
 	}
 	return b.String()
 }
 
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var buf [20]byte
-	i := len(buf)
-	for ; n > 0; n /= 10 {
-		i--
-		buf[i] = byte('0' + n%10)
-	}
-	return string(buf[i:])
-}
 
 func TestHostileInputs(t *testing.T) {
 	for name, in := range hostileInputs() {
