@@ -340,7 +340,6 @@ func manyDistinctIDs(n int) string {
 	return b.String()
 }
 
-
 func TestHostileInputs(t *testing.T) {
 	for name, in := range hostileInputs() {
 		t.Run(name, func(t *testing.T) {
