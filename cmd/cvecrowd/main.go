@@ -5,6 +5,7 @@
 //	cvecrowd serve [--db PATH] [--listen ADDR] [--instance URL ...] [--poll-interval D]
 //	cvecrowd keys create --db PATH --name NAME
 //	cvecrowd migrate --db PATH
+//	cvecrowd migrate-db --from sqlite:PATH --to postgres://...
 //
 // Every flag can also be set with the environment variable CVECROWD_<FLAG>
 // (upper case, '-' as '_'); a flag on the command line wins.
@@ -40,6 +41,7 @@ Commands:
   serve         run the web page, the API and ingestion
   keys create   create an API key and print it on stdout
   migrate       create or upgrade the database schema
+  migrate-db    copy a whole database into an empty one (SQLite → PostgreSQL)
 
 Run "cvecrowd COMMAND -h" for a command's flags.
 `
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keys(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], stdout, stderr)
+	case "migrate-db":
+		return migrateDB(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
