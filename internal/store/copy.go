@@ -135,33 +135,28 @@ func (db *DB) tablesInDependencyOrder(ctx context.Context) ([]string, error) {
 		tables = append(tables, t)
 	}
 	rows.Close()
+	// Each engine lists a table's foreign-key parents its own way.
+	parentsQuery := `SELECT "table" FROM pragma_foreign_key_list($1)`
+	if db.engine == Postgres {
+		parentsQuery = `SELECT ccu.table_name FROM information_schema.table_constraints tc
+			JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = tc.constraint_name
+			WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_name = $1 AND tc.table_schema = current_schema()`
+	}
 	parents := make(map[string][]string)
 	for _, t := range tables {
-		if db.engine == SQLite {
-			r, err := db.sql.QueryContext(ctx, `SELECT "table" FROM pragma_foreign_key_list($1)`, t)
-			if err != nil {
-				return nil, fmt.Errorf("store: foreign keys of %s: %w", t, err)
-			}
-			for r.Next() {
-				var p string
-				r.Scan(&p)
-				parents[t] = append(parents[t], p)
-			}
-			r.Close()
-		} else {
-			r, err := db.sql.QueryContext(ctx, `SELECT ccu.table_name FROM information_schema.table_constraints tc
-				JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = tc.constraint_name
-				WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_name = $1 AND tc.table_schema = current_schema()`, t)
-			if err != nil {
-				return nil, fmt.Errorf("store: foreign keys of %s: %w", t, err)
-			}
-			for r.Next() {
-				var p string
-				r.Scan(&p)
-				parents[t] = append(parents[t], p)
-			}
-			r.Close()
+		r, err := db.sql.QueryContext(ctx, parentsQuery, t)
+		if err != nil {
+			return nil, fmt.Errorf("store: foreign keys of %s: %w", t, err)
 		}
+		for r.Next() {
+			var p string
+			if err := r.Scan(&p); err != nil {
+				r.Close()
+				return nil, fmt.Errorf("store: foreign keys of %s: %w", t, err)
+			}
+			parents[t] = append(parents[t], p)
+		}
+		r.Close()
 	}
 	var order []string
 	done := map[string]bool{}
