@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"unicode"
 
 	"github.com/cvecrowd/cvecrowd/internal/apikey"
 	"github.com/cvecrowd/cvecrowd/internal/store"
@@ -21,8 +23,18 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	if strings.TrimSpace(*name) == "" {
+	*name = strings.TrimSpace(*name)
+	if *name == "" {
 		return errors.New("keys create: --name is required")
+	}
+	if len(*name) > 100 || strings.ContainsFunc(*name, unicode.IsControl) {
+		return errors.New("keys create: --name must be at most 100 characters, without control characters")
+	}
+	if isFilePath(*db) {
+		if _, err := os.Stat(*db); errors.Is(err, os.ErrNotExist) {
+			// A typo in --db would otherwise print a key the server never sees.
+			fmt.Fprintf(stderr, "note: %s did not exist; created a new database there\n", *db)
+		}
 	}
 	st, err := store.Open(ctx, *db)
 	if err != nil {
@@ -33,7 +45,7 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := st.CreateAPIKey(ctx, strings.TrimSpace(*name), prefix, hash); err != nil {
+	if _, err := st.CreateAPIKey(ctx, *name, prefix, hash); err != nil {
 		return err
 	}
 	// The key alone on stdout, so scripts can capture it; it is never shown again.
@@ -53,4 +65,9 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "database %s is up to date (%s)\n", *db, st.Engine())
 	return st.Close()
+}
+
+// isFilePath reports whether a --db value names a SQLite file.
+func isFilePath(dsn string) bool {
+	return !strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "file:")
 }

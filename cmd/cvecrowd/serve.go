@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("serve: --log-level: %w", err)
 	}
+	if strings.TrimSpace(cfg.Listen) == "" {
+		return errors.New("serve: --listen must not be empty (e.g. 127.0.0.1:8080, or :8080 for every interface)")
+	}
+	if cfg.CacheTTL < 0 {
+		return fmt.Errorf("serve: --cache-ttl %s must not be negative", cfg.CacheTTL)
+	}
 	if cfg.PollInterval < 100*time.Millisecond {
 		return fmt.Errorf("serve: --poll-interval %s is too short (minimum 100ms)", cfg.PollInterval)
 	}
@@ -61,7 +68,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
-	log.Info("serving", "url", m.URL(), "db", cfg.DB, "instances", strings.Join(cfg.Instances, ","))
+	if cfg.NoIngest || len(cfg.Instances) == 0 {
+		log.Info("serving", "url", m.URL(), "db", redactDSN(cfg.DB), "ingest", "off")
+	} else {
+		log.Info("serving", "url", m.URL(), "db", redactDSN(cfg.DB), "instances", strings.Join(cfg.Instances, ","))
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	return m.Close()
@@ -108,6 +119,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("/v2/", api)
+	mux.Handle("/api", api)
+	mux.Handle("/v2", api)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -128,7 +141,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)
 	}
 	m.server = &http.Server{
-		Handler:           mux,
+		Handler:           apiPaths(mux, api),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -183,4 +196,30 @@ func (m *Main) Close() error {
 		m.DB = nil
 	}
 	return errors.Join(errs...)
+}
+
+// apiPaths sends every /api and /v2 request to the API as it is: the mux
+// would answer unclean paths (//api/v1/cves, /api/v1/../x) with an HTML
+// redirect, where API clients expect a JSON error.
+func apiPaths(mux *http.ServeMux, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := strings.TrimLeft(r.URL.Path, "/")
+		if p == "api" || p == "v2" || strings.HasPrefix(p, "api/") || strings.HasPrefix(p, "v2/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// redactDSN hides a password in a database URL before it is logged.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }

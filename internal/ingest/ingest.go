@@ -90,20 +90,32 @@ type Ingester struct {
 // New returns an Ingester. It does nothing until Run.
 func New(cfg Config, st Store, log *slog.Logger) (*Ingester, error) {
 	cfg.defaults()
+	var instances []string
+	seen := map[string]bool{}
 	for _, raw := range cfg.Instances {
-		if _, err := parseInstance(raw); err != nil {
+		u, err := parseInstance(raw)
+		if err != nil {
 			return nil, err
 		}
+		if !seen[u.String()] { // the same instance twice would be polled twice
+			seen[u.String()] = true
+			instances = append(instances, u.String())
+		}
 	}
+	cfg.Instances = instances
 	return &Ingester{cfg: cfg, st: st, log: log, now: time.Now, Stats: NewStats()}, nil
 }
 
 func parseInstance(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(raw), "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("ingest: instance %q: want an http(s) base URL such as https://infosec.exchange", raw)
 	}
-	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}, nil
+	if u.User != nil {
+		// Credentials in a URL end up in logs; tokens have their own setting.
+		return nil, fmt.Errorf("ingest: instance %s://%s: credentials in the URL are not supported", u.Scheme, u.Host)
+	}
+	return &url.URL{Scheme: strings.ToLower(u.Scheme), Host: strings.ToLower(u.Host), Path: u.Path}, nil
 }
 
 // Run polls every instance until ctx ends. It returns when all pollers have
@@ -181,6 +193,8 @@ func (p *poller) fail(ctx context.Context, feed string, err error) {
 	if errors.As(err, &he) && he.RetryAfter > d {
 		d = min(he.RetryAfter, 6*time.Hour)
 	}
+	// The next round starts after the poll interval at the earliest.
+	d = max(d, p.in.cfg.PollInterval)
 	p.pauseUntil = time.Now().Add(d)
 	p.in.Stats.Error(p.instance, feed)
 	p.log.Warn("poll failed", "feed", feed, "err", err, "retry_in", d.Round(time.Millisecond))
@@ -285,6 +299,14 @@ func (p *poller) backfill(ctx context.Context, feed string, cur store.FeedCursor
 		if next := pg.Next.Get("max_id"); next != "" {
 			oldest = next
 		}
+		if cur.BackfillMaxID != "" && oldest != "" && compareIDs(oldest, cur.BackfillMaxID) >= 0 {
+			// The server handed back a page that is not older: stop rather
+			// than walk the same page again.
+			p.log.Warn("backfill made no progress; ending it", "feed", feed, "max_id", cur.BackfillMaxID)
+			cur.BackfillDone = true
+			_, err := p.save(ctx, feed, pg, cur)
+			return cur, err
+		}
 		if oldest != "" {
 			cur.BackfillMaxID = oldest
 		}
@@ -368,7 +390,7 @@ func (p *poller) save(ctx context.Context, feed string, pg *mastodon.Page, cur s
 	}
 	p.in.Stats.Saved(p.instance, feed, res.New, res.Updated)
 	if res.New > 0 {
-		p.log.Debug("stored posts", "feed", feed, "new", res.New, "updated", res.Updated)
+		p.log.Info("stored posts", "feed", feed, "new", res.New, "updated", res.Updated, "skipped", b.Skipped)
 	}
 	return res, nil
 }
@@ -391,9 +413,11 @@ func (p *poller) convert(feed string, pg *mastodon.Page) ([]store.Sighted, int) 
 		}
 		if reason := Eligibility(s); reason != "" {
 			p.in.Stats.Skip(reason)
+			p.log.Debug("skipped status", "feed", feed, "reason", reason, "uri", s.URI)
 			skipped++
 			continue
 		}
+		clean(s, time.Now())
 		uri := s.URI
 		if uri == "" {
 			uri = s.URL
@@ -408,6 +432,7 @@ func (p *poller) convert(feed string, pg *mastodon.Page) ([]store.Sighted, int) 
 		ids := cve.FromPost(s.Content, tags)
 		if len(ids) == 0 {
 			p.in.Stats.Skip(SkipNoCVE)
+			p.log.Debug("skipped status", "feed", feed, "reason", SkipNoCVE, "uri", s.URI)
 			continue
 		}
 		seen[uri] = true

@@ -53,6 +53,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if err == nil {
 			db.sql.SetMaxOpenConns(16)
 		}
+	case strings.Contains(dsn, "://"):
+		return nil, fmt.Errorf("store: unsupported database URL %q: want a SQLite file path or postgres://", strings.SplitN(dsn, "://", 2)[0]+"://…")
 	default:
 		db.engine = SQLite
 		db.sql, err = sql.Open("sqlite", sqliteDSN(strings.TrimPrefix(dsn, "sqlite:")))
