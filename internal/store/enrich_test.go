@@ -46,8 +46,8 @@ func TestEnrichMergeAndSync(t *testing.T) {
 	rec := CVERecord{ID: "CVE-2021-44228", State: StatePublished, SourceData: SourceData{
 		Description: sp("cna text"), Vendor: sp("Apache Software Foundation"), Product: sp("Apache Log4j2"),
 		Published: tp("2021-12-10T00:00:00Z"), Updated: tp("2025-02-04T14:25:37Z"),
-		CVSS:       &CVSS{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", Score: 10, Severity: "critical", Source: "CISA-ADP"},
-		CWEs:       []string{"CWE-502", "CWE-400"}, References: []string{"https://logging.apache.org/log4j/2.x/security.html"},
+		CVSS: &CVSS{Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", Score: 10, Severity: "critical", Source: "CISA-ADP"},
+		CWEs: []string{"CWE-502", "CWE-400"}, References: []string{"https://logging.apache.org/log4j/2.x/security.html"},
 	}}
 	if n, err := db.SaveRecords(ctx, []CVERecord{rec}, t0.Add(24*time.Hour)); err != nil || n != 1 {
 		t.Fatalf("SaveRecords = %d, %v", n, err)
