@@ -5,6 +5,7 @@
 //	cvecrowd serve [--db PATH] [--listen ADDR] [--instance URL ...] [--poll-interval D]
 //	cvecrowd keys create --db PATH --name NAME
 //	cvecrowd migrate --db PATH
+//	cvecrowd import cvelist|nvd|epss|kev [--db PATH] PATH
 //
 // Every flag can also be set with the environment variable CVECROWD_<FLAG>
 // (upper case, '-' as '_'); a flag on the command line wins.
@@ -40,6 +41,7 @@ Commands:
   serve         run the web page, the API and ingestion
   keys create   create an API key and print it on stdout
   migrate       create or upgrade the database schema
+  import        import CVE data offline: cvelist, nvd, epss or kev
 
 Run "cvecrowd COMMAND -h" for a command's flags.
 `
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keys(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], stdout, stderr)
+	case "import":
+		return importCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

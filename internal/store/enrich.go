@@ -164,9 +164,10 @@ func (db *DB) SaveNVD(ctx context.Context, recs []NVDRecord) error {
 			if _, err := tx.ExecContext(ctx, `
 				INSERT INTO cve_records (cve_id, nvd_status, nvd_description, nvd_vendor, nvd_product,
 					nvd_published, nvd_updated, nvd_cvss_vector, nvd_base_score, nvd_base_severity, nvd_cwe,
-					nvd_refs, nvd_kev_added, nvd_checked_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+					nvd_refs, nvd_kev_added, nvd_checked_at, state)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 				ON CONFLICT (cve_id) DO UPDATE SET nvd_status = excluded.nvd_status,
+					state = COALESCE(cve_records.state, excluded.state),
 					nvd_description = excluded.nvd_description, nvd_vendor = excluded.nvd_vendor,
 					nvd_product = excluded.nvd_product, nvd_published = excluded.nvd_published,
 					nvd_updated = excluded.nvd_updated, nvd_cvss_vector = excluded.nvd_cvss_vector,
@@ -175,7 +176,7 @@ func (db *DB) SaveNVD(ctx context.Context, recs []NVDRecord) error {
 					nvd_kev_added = excluded.nvd_kev_added, nvd_checked_at = excluded.nvd_checked_at`,
 				r.ID, nullString(r.Status), d.Description, d.Vendor, d.Product, nullMS(d.Published),
 				nullMS(d.Updated), vector, score, severity, joinCWE(d.CWEs), refsJSON(d.References),
-				nullMS(d.KEVAdded), now); err != nil {
+				nullMS(d.KEVAdded), now, nvdState(r.Status)); err != nil {
 				return fmt.Errorf("nvd %s: %w", r.ID, err)
 			}
 			if _, err := tx.ExecContext(ctx, syncCVE, r.ID); err != nil {
@@ -188,6 +189,16 @@ func (db *DB) SaveNVD(ctx context.Context, recs []NVDRecord) error {
 		return fmt.Errorf("store: save %d nvd entries: %w", len(recs), err)
 	}
 	return nil
+}
+
+// nvdState lets NVD's "Rejected" hide a CVE that CVE Services never
+// answered for (offline installs with only NVD data); CVE Services' own
+// state, when known, always wins.
+func nvdState(status string) sql.NullString {
+	if status == "Rejected" {
+		return sql.NullString{String: StateRejected, Valid: true}
+	}
+	return sql.NullString{}
 }
 
 // MarkNVDChecked records that NVD was asked about ids (found or not), so
