@@ -92,9 +92,9 @@ type Main struct {
 
 	stopEnrich context.CancelFunc
 	ln         net.Listener
-	server *http.Server
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	server     *http.Server
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 }
 
 // NewMain returns a Main that does nothing until Run.
