@@ -97,6 +97,9 @@ func (w *Worker) Run(ctx context.Context) {
 // RunOnce does one round: the KEV catalogue when due, then due records
 // (with NVD when the record changed), then due EPSS scores.
 func (w *Worker) RunOnce(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
 	w.kev(ctx)
 	w.records(ctx)
 	w.epss(ctx)
@@ -162,7 +165,9 @@ func (w *Worker) records(ctx context.Context) {
 	now := w.now()
 	ids, err := w.st.DueRecords(ctx, now, now.Add(-w.policy.Window), w.policy.RecordsPerRun)
 	if err != nil {
-		w.log.Error("enrich: due records", "err", err)
+		if ctx.Err() == nil {
+			w.log.Error("enrich: due records", "err", err)
+		}
 		return
 	}
 	for _, id := range ids {
@@ -253,7 +258,9 @@ func (w *Worker) epss(ctx context.Context) {
 	now := w.now()
 	ids, err := w.st.DueEPSS(ctx, now.Add(-w.policy.EPSSRefresh), now.Add(-w.policy.Window), EPSSBatch)
 	if err != nil {
-		w.log.Error("enrich: due epss", "err", err)
+		if ctx.Err() == nil {
+			w.log.Error("enrich: due epss", "err", err)
+		}
 		return
 	}
 	if len(ids) == 0 {

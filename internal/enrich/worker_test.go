@@ -346,3 +346,39 @@ func TestNVDBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerRecordChanged: a record whose dateUpdated changed is stored and
+// sends the worker to NVD again; an unchanged one does not.
+func TestWorkerRecordChanged(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeSources(t)
+	current := f.records["CVE-2024-3094"]
+	f.mu.Lock()
+	f.records["CVE-2024-3094"] = readTestdata(t, "cve5/history/CVE-2024-3094.2024-03-29.json")
+	f.mu.Unlock()
+	db := openStore(t, "CVE-2024-3094")
+	w := NewWorker(f.client(""), db, Policy{}, quietLog())
+	w.SetClock(func() time.Time { return t0 })
+	w.RunOnce(ctx)
+	d, _ := db.CVEData(ctx, "CVE-2024-3094")
+	if day(d.RecordUpdated) != "2024-03-29T18:26:59.1Z" || f.count("/nvd") != 1 {
+		t.Fatalf("first version: updated %s, nvd asked %d", day(d.RecordUpdated), f.count("/nvd"))
+	}
+	f.mu.Lock()
+	f.records["CVE-2024-3094"] = current
+	f.mu.Unlock()
+	w.SetClock(func() time.Time { return t0.Add(25 * time.Hour) })
+	w.RunOnce(ctx)
+	d, _ = db.CVEData(ctx, "CVE-2024-3094")
+	if day(d.RecordUpdated) != "2025-11-20T07:17:48.594Z" || f.count("/nvd") != 2 {
+		t.Fatalf("changed record: updated %s, nvd asked %d; want the new dateUpdated and a second NVD request", day(d.RecordUpdated), f.count("/nvd"))
+	}
+	if len(d.References) != 55 {
+		t.Errorf("references = %d; want the new version's 55", len(d.References))
+	}
+	w.SetClock(func() time.Time { return t0.Add(50 * time.Hour) })
+	w.RunOnce(ctx)
+	if f.count("/nvd") != 2 {
+		t.Error("NVD asked again for an unchanged record")
+	}
+}
