@@ -189,6 +189,20 @@ func TestImportZipAndFeeds(t *testing.T) {
 	if !strings.Contains(out, "3 read, 1 stored, 2 skipped (1 invalid or truncated JSON, 1 unsafe path in zip)") {
 		t.Fatalf("zip summary = %q", out)
 	}
+	// The release asset shape: a zip holding cves.zip.
+	inner, err := os.ReadFile(zpath)
+	must(t, err)
+	outer := filepath.Join(dir, "2026-12-03_all_CVEs_at_midnight.zip.zip")
+	zf, err = os.Create(outer)
+	must(t, err)
+	zw = zip.NewWriter(zf)
+	add("cves.zip", inner)
+	must(t, zw.Close())
+	must(t, zf.Close())
+	out = runCmd(t, "import", "cvelist", "--db", db, outer)
+	if !strings.Contains(out, "3 read, 1 stored, 2 skipped") {
+		t.Fatalf("nested zip summary = %q", out)
+	}
 
 	// EPSS daily CSV, gzipped; KEV catalogue; NVD pages.
 	csv, err := os.ReadFile(enrichData + "epss/vunnel-epss-scores-head-2025-02-20.csv")

@@ -190,7 +190,7 @@ func ImportCVEList(ctx context.Context, st ImportStore, src string, opt ImportOp
 			return add(p, func() (io.ReadCloser, error) { return os.Open(p) })
 		})
 	} else {
-		err = importZip(src, &sum, add)
+		err = importZip(src, &sum, add, 0)
 	}
 	if err == nil {
 		err = flush()
@@ -206,7 +206,7 @@ func ImportCVEList(ctx context.Context, st ImportStore, src string, opt ImportOp
 	return sum, nil
 }
 
-func importZip(src string, sum *Summary, add func(string, func() (io.ReadCloser, error)) error) error {
+func importZip(src string, sum *Summary, add func(string, func() (io.ReadCloser, error)) error, depth int) error {
 	zr, err := zip.OpenReader(src)
 	if err != nil {
 		return fmt.Errorf("not a directory nor a readable zip: %w", err)
@@ -216,7 +216,14 @@ func importZip(src string, sum *Summary, add func(string, func() (io.ReadCloser,
 		name := f.Name
 		if !isRecordName(path.Base(name)) {
 			if strings.HasSuffix(strings.ToLower(name), ".zip") {
-				sum.skip("nested zip (unzip it first)")
+				// cvelistV5's release assets wrap cves.zip in another zip.
+				if depth > 0 || !safeZipPath(name) {
+					sum.skip("nested zip too deep or unsafe")
+					continue
+				}
+				if err := importInnerZip(f, sum, add); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
 			}
 			continue
 		}
@@ -230,6 +237,29 @@ func importZip(src string, sum *Summary, add func(string, func() (io.ReadCloser,
 		}
 	}
 	return nil
+}
+
+// importInnerZip copies a zip inside the zip to a temporary file (zip needs
+// random access) and imports it.
+func importInnerZip(f *zip.File, sum *Summary, add func(string, func() (io.ReadCloser, error)) error) error {
+	rc, err := f.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp("", "cvecrowd-cvelist-*.zip")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if _, err := io.Copy(tmp, rc); err != nil {
+		return fmt.Errorf("copy to %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return importZip(tmp.Name(), sum, add, 1)
 }
 
 // safeZipPath rejects entries that would escape a directory if extracted
