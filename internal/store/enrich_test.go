@@ -147,3 +147,25 @@ func TestEnrichImportBeforeMention(t *testing.T) {
 		t.Fatalf("after failure: %+v", d)
 	}
 }
+
+// TestNVDRejected: NVD's "Rejected" hides a CVE only when CVE Services has
+// not said otherwise.
+func TestNVDRejected(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	if _, err := db.SaveBatch(ctx, Batch{Instance: "a.example", Feed: "public", Posts: []Sighted{
+		post("https://x.example/s/1", t0.Add(-time.Hour), "alice", "CVE-2024-0001", "CVE-2024-0002"),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SaveRecords(ctx, []CVERecord{{ID: "CVE-2024-0002", State: StatePublished}}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveNVD(ctx, []NVDRecord{{ID: "CVE-2024-0001", Status: "Rejected"}, {ID: "CVE-2024-0002", Status: "Rejected"}}); err != nil {
+		t.Fatal(err)
+	}
+	un, err := db.Unlisted(ctx)
+	if err != nil || len(un) != 1 || un["CVE-2024-0001"] != StateRejected {
+		t.Fatalf("Unlisted = %v, %v; want only CVE-2024-0001 rejected", un, err)
+	}
+}
