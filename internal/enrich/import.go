@@ -107,11 +107,13 @@ func (o *ImportOptions) defaults() {
 // (an online worker, if any, then refreshes it like any other).
 const importedRefresh = 24 * time.Hour
 
-// ImportCVEList imports a cvelistV5 checkout (a directory) or its zip. Files
-// are read one at a time and written in batches, so memory does not grow
-// with the tree (a zip's central directory is the exception: Go's reader
-// holds its index, ~100 bytes per entry). Unreadable records are skipped
-// with a reason; zip entries with unsafe paths are rejected.
+// ImportCVEList imports a cvelistV5 checkout (a directory) or its zip (also
+// a zip holding cves.zip, as cvelistV5's release assets do). Files are read
+// one at a time — a zip front to back through its local headers — and
+// written in batches, so memory does not grow with the tree. (A zip whose
+// stored entries give their size only after their data cannot be streamed;
+// it is read through its central directory instead.) Unreadable records
+// are skipped with a reason; zip entries with unsafe paths are rejected.
 func ImportCVEList(ctx context.Context, st ImportStore, src string, opt ImportOptions) (Summary, error) {
 	opt.defaults()
 	var sum Summary
@@ -190,7 +192,13 @@ func ImportCVEList(ctx context.Context, st ImportStore, src string, opt ImportOp
 			return add(p, func() (io.ReadCloser, error) { return os.Open(p) })
 		})
 	} else {
-		err = importZip(src, &sum, add, 0)
+		err = streamZipFile(src, &sum, add)
+		if errors.Is(err, errNeedIndex) {
+			// Start over through the central directory; records already
+			// written are written again, identically.
+			sum, batch = Summary{}, batch[:0]
+			err = importZip(src, &sum, add, 0)
+		}
 	}
 	if err == nil {
 		err = flush()
