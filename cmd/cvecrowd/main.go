@@ -6,6 +6,7 @@
 //	cvecrowd keys create --db PATH --name NAME
 //	cvecrowd migrate --db PATH
 //	cvecrowd migrate-db --from sqlite:PATH --to postgres://...
+//	cvecrowd import cvelist|nvd|epss|kev [--db PATH] PATH
 //
 // Every flag can also be set with the environment variable CVECROWD_<FLAG>
 // (upper case, '-' as '_'); a flag on the command line wins.
@@ -42,6 +43,7 @@ Commands:
   keys create   create an API key and print it on stdout
   migrate       create or upgrade the database schema
   migrate-db    copy a whole database into an empty one (SQLite → PostgreSQL)
+  import        import CVE data offline: cvelist, nvd, epss or kev
 
 Run "cvecrowd COMMAND -h" for a command's flags.
 `
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, args[1:], stdout, stderr)
 	case "migrate-db":
 		return migrateDB(ctx, args[1:], stdout, stderr)
+	case "import":
+		return importCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

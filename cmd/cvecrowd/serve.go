@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cvecrowd/cvecrowd/internal/enrich"
 	"github.com/cvecrowd/cvecrowd/internal/httpapi"
 	"github.com/cvecrowd/cvecrowd/internal/ingest"
 	"github.com/cvecrowd/cvecrowd/internal/store"
@@ -34,6 +35,11 @@ type Config struct {
 	CacheTTL     time.Duration
 	NoIngest     bool
 	LogLevel     slog.Level
+	// Enrich runs the background worker that fetches official CVE data
+	// from Sources (SPEC §3) every EnrichInterval.
+	Enrich         bool
+	EnrichInterval time.Duration
+	Sources        enrich.Config
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -47,6 +53,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", 2*time.Second, "how long a computed ranking is reused")
 	fs.BoolVar(&cfg.NoIngest, "no-ingest", false, "serve only; do not poll any instance")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&cfg.Enrich, "enrich", true, "fetch official CVE data (CVE Services, NVD, EPSS, KEV) in the background")
+	fs.DurationVar(&cfg.EnrichInterval, "enrich-interval", time.Minute, "pause between enrichment rounds")
+	fs.StringVar(&cfg.Sources.CVEServicesURL, "cve-services-url", enrich.DefaultCVEServicesURL, "CVE Services API base (records at /cve/<ID>)")
+	fs.StringVar(&cfg.Sources.NVDURL, "nvd-url", enrich.DefaultNVDURL, "NVD CVE API 2.0 endpoint")
+	fs.StringVar(&cfg.Sources.NVDAPIKey, "nvd-api-key", "", "NVD API key (raises the budget from 5 to 50 requests per 30 s)")
+	fs.StringVar(&cfg.Sources.EPSSURL, "epss-url", enrich.DefaultEPSSURL, "FIRST EPSS API endpoint")
+	fs.StringVar(&cfg.Sources.KEVURL, "kev-url", enrich.DefaultKEVURL, "CISA KEV catalogue JSON URL")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -88,10 +101,11 @@ type Main struct {
 	Trend    *trend.Service
 	Ingester *ingest.Ingester
 
-	ln     net.Listener
-	server *http.Server
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	stopEnrich context.CancelFunc
+	ln         net.Listener
+	server     *http.Server
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 }
 
 // NewMain returns a Main that does nothing until Run.
@@ -167,6 +181,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.cancel = cancel
 		m.wg.Go(func() { m.Ingester.Run(ictx) })
 	}
+	if m.Config.Enrich {
+		// Offline, the worker logs that its sources are unreachable and
+		// backs off; CVEs stay listed as unverified.
+		w := enrich.NewWorker(enrich.NewClient(m.Config.Sources), m.DB,
+			enrich.Policy{Interval: m.Config.EnrichInterval}, m.Log.With("component", "enrich"))
+		ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		m.stopEnrich = cancel
+		m.wg.Go(func() { w.Run(ectx) })
+	}
 	return nil
 }
 
@@ -183,6 +206,9 @@ func (m *Main) URL() string {
 func (m *Main) Close() error {
 	if m.cancel != nil {
 		m.cancel()
+	}
+	if m.stopEnrich != nil {
+		m.stopEnrich()
 	}
 	var errs []error
 	if m.server != nil {

@@ -27,6 +27,7 @@ type Trend interface {
 	Top(ctx context.Context, days int) ([]rank.Entry, error)
 	CVE(ctx context.Context, id string, days int) (trend.CVE, error)
 	Posts(ctx context.Context, id string, days int) ([]trend.Post, error)
+	TopWithUnpublished(ctx context.Context, days int) ([]rank.Entry, error)
 }
 
 // API is the REST API handler.
@@ -152,7 +153,15 @@ func (a *API) listCVEs(v2 bool) handler {
 		if err != nil {
 			return err
 		}
-		entries, err := a.trend.Top(r.Context(), d)
+		unpublished, err := includeUnpublished(r)
+		if err != nil {
+			return err
+		}
+		top := a.trend.Top
+		if unpublished {
+			top = a.trend.TopWithUnpublished
+		}
+		entries, err := top(r.Context(), d)
 		if err != nil {
 			return err
 		}
@@ -185,12 +194,49 @@ func (a *API) getCVE(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.trend.CVE(r.Context(), id, d)
+	c, err := a.cve(r, id, d)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, NewCVE(c))
 	return nil
+}
+
+// includeUnpublished reads the include parameter: "unpublished" adds the
+// CVEs that have no published record yet (SPEC §3) to the answer.
+func includeUnpublished(r *http.Request) (bool, error) {
+	vs := r.URL.Query()["include"]
+	inc := false
+	for _, v := range vs {
+		for _, part := range strings.Split(v, ",") {
+			switch strings.TrimSpace(part) {
+			case "unpublished":
+				inc = true
+			case "":
+			default:
+				return false, badParam("parameter include accepts only \"unpublished\", got %q", truncate(part, 40))
+			}
+		}
+	}
+	return inc, nil
+}
+
+// cve looks id up, answering 404 for a CVE without a published record
+// unless the request asks for those.
+func (a *API) cve(r *http.Request, id string, days int) (trend.CVE, error) {
+	inc, err := includeUnpublished(r)
+	if err != nil {
+		return trend.CVE{}, err
+	}
+	c, err := a.trend.CVE(r.Context(), id, days)
+	if err != nil {
+		return trend.CVE{}, err
+	}
+	if c.Unpublished() && !inc {
+		return trend.CVE{}, &Error{Status: http.StatusNotFound, Code: "not_found",
+			Detail: id + " has no published CVE record (reserved or mistyped); add include=unpublished to see it"}
+	}
+	return c, nil
 }
 
 func (a *API) listPosts(w http.ResponseWriter, r *http.Request) error {
@@ -210,15 +256,14 @@ func (a *API) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Tells an unknown (or rejected, or unpublished) CVE from a known one
+	// that is quiet in the window.
+	if _, err := a.cve(r, id, d); err != nil {
+		return err
+	}
 	posts, err := a.trend.Posts(r.Context(), id, d)
 	if err != nil {
 		return err
-	}
-	if len(posts) == 0 {
-		// Tell an unknown CVE from a known one that is quiet in the window.
-		if _, err := a.trend.CVE(r.Context(), id, d); err != nil {
-			return err
-		}
 	}
 	out := make([]Post, 0, len(posts))
 	for _, p := range page(posts, offset, limit) {

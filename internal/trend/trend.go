@@ -20,6 +20,7 @@ type Store interface {
 	Mentions(ctx context.Context, since time.Time) ([]store.Mention, error)
 	CVE(ctx context.Context, id string) (store.CVE, error)
 	CVEPosts(ctx context.Context, id string, since time.Time) ([]store.Post, error)
+	Unlisted(ctx context.Context) (map[string]string, error)
 }
 
 // Service answers "what is trending" questions. It is safe for concurrent use.
@@ -34,8 +35,13 @@ type Service struct {
 
 type board struct {
 	at      time.Time
-	entries []rank.Entry
+	entries []rank.Entry // listed CVEs (SPEC §3): not rejected, not confirmed missing
 	index   map[string]int
+	// withUnpublished is the ranking with confirmed-missing CVEs kept (the
+	// API's include=unpublished); unpublished holds only those.
+	withUnpublished []rank.Entry
+	unpublished     []rank.Entry
+	uindex          map[string]int
 	// ready is closed once entries are computed, so concurrent callers for
 	// the same window share one computation.
 	ready chan struct{}
@@ -81,7 +87,7 @@ func (s *Service) board(ctx context.Context, days int) (*board, error) {
 		b = &board{at: now, ready: make(chan struct{})}
 		s.cache[days] = b
 		s.mu.Unlock()
-		b.entries, b.index, b.err = s.compute(ctx, days, now)
+		b.err = s.compute(ctx, b, days, now)
 		close(b.ready)
 		return b, b.err
 	}
@@ -94,23 +100,63 @@ func (s *Service) board(ctx context.Context, days int) (*board, error) {
 	}
 }
 
-func (s *Service) compute(ctx context.Context, days int, now time.Time) ([]rank.Entry, map[string]int, error) {
+func (s *Service) compute(ctx context.Context, b *board, days int, now time.Time) error {
 	since := rank.Window(days, now)
 	ms, err := s.st.Mentions(ctx, since)
 	if err != nil {
-		return nil, nil, fmt.Errorf("trend: top %dd: %w", days, err)
+		return fmt.Errorf("trend: top %dd: %w", days, err)
+	}
+	unlisted, err := s.st.Unlisted(ctx)
+	if err != nil {
+		return fmt.Errorf("trend: top %dd: %w", days, err)
 	}
 	rm := make([]rank.Mention, len(ms))
 	for i, m := range ms {
 		rm[i] = rank.Mention(m)
 	}
-	entries := rank.Rank(rm, since, now)
-	index := make(map[string]int, len(entries))
-	for i, e := range entries {
-		index[e.CVE] = i
+	// Weights are per CVE, so dropping CVEs after ranking keeps the order.
+	ranked := rank.Rank(rm, since, now)
+	b.index, b.uindex = make(map[string]int, len(ranked)), map[string]int{}
+	for _, e := range ranked {
+		switch unlisted[e.CVE] {
+		case store.StateRejected: // hidden everywhere
+		case store.StateUnpublished:
+			b.uindex[e.CVE] = len(b.unpublished)
+			b.unpublished = append(b.unpublished, e)
+			b.withUnpublished = append(b.withUnpublished, e)
+		default:
+			b.index[e.CVE] = len(b.entries)
+			b.entries = append(b.entries, e)
+			b.withUnpublished = append(b.withUnpublished, e)
+		}
 	}
-	return entries, index, nil
+	return nil
 }
+
+// TopWithUnpublished returns the ranking of the last days days with the
+// confirmed-missing CVEs kept in it (rejected ones never appear).
+func (s *Service) TopWithUnpublished(ctx context.Context, days int) ([]rank.Entry, error) {
+	b, err := s.board(ctx, days)
+	if err != nil {
+		return nil, err
+	}
+	return b.withUnpublished, nil
+}
+
+// Unpublished returns the mentioned CVEs of the last days days that have no
+// published record yet (reserved or mistyped IDs), heaviest first: the
+// page's "not yet published" lane.
+func (s *Service) Unpublished(ctx context.Context, days int) ([]rank.Entry, error) {
+	b, err := s.board(ctx, days)
+	if err != nil {
+		return nil, err
+	}
+	return b.unpublished, nil
+}
+
+// Unpublished reports whether the CVE is confirmed missing (no published
+// record): out of the ranking and of default API answers.
+func (c CVE) Unpublished() bool { return c.State != nil && *c.State == store.StateUnpublished }
 
 // CVE is one CVE's data with its standing in a window.
 type CVE struct {
@@ -130,9 +176,14 @@ func (s *Service) CVE(ctx context.Context, id string, days int) (CVE, error) {
 	if err != nil {
 		return CVE{}, err
 	}
+	if c.State != nil && *c.State == store.StateRejected {
+		return CVE{}, fmt.Errorf("trend: %s is rejected: %w", id, store.ErrNotFound)
+	}
 	out := CVE{CVE: c, Entry: rank.Entry{CVE: id}}
 	if i, ok := b.index[id]; ok {
 		out.Entry, out.Position = b.entries[i], i+1
+	} else if i, ok := b.uindex[id]; ok {
+		out.Entry = b.unpublished[i]
 	}
 	return out, nil
 }
@@ -151,6 +202,9 @@ func (s *Service) Posts(ctx context.Context, id string, days int) ([]Post, error
 		return nil, err
 	}
 	now := b.at
+	if c, err := s.st.CVE(ctx, id); err == nil && c.State != nil && *c.State == store.StateRejected {
+		return nil, fmt.Errorf("trend: %s is rejected: %w", id, store.ErrNotFound)
+	}
 	ps, err := s.st.CVEPosts(ctx, id, rank.Window(days, now))
 	if err != nil {
 		return nil, err

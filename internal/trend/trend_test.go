@@ -40,6 +40,10 @@ func (f *fakeStore) CVE(ctx context.Context, id string) (store.CVE, error) {
 	return store.CVE{ID: id}, nil
 }
 
+func (f *fakeStore) Unlisted(ctx context.Context) (map[string]string, error) {
+	return nil, nil
+}
+
 func (f *fakeStore) CVEPosts(ctx context.Context, id string, since time.Time) ([]store.Post, error) {
 	return f.posts[id], nil
 }

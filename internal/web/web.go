@@ -38,6 +38,7 @@ type Trend interface {
 	Top(ctx context.Context, days int) ([]rank.Entry, error)
 	CVE(ctx context.Context, id string, days int) (trend.CVE, error)
 	Posts(ctx context.Context, id string, days int) ([]trend.Post, error)
+	Unpublished(ctx context.Context, days int) ([]rank.Entry, error)
 }
 
 // Site serves the pages.
@@ -58,6 +59,7 @@ func New(tr Trend, log *slog.Logger) (*Site, error) {
 	t, err := template.New("").Funcs(template.FuncMap{
 		"ago":    ago,
 		"weight": formatWeight,
+		"pct":    func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 		"safe":   func(s string) template.HTML { return template.HTML(s) }, // content is sanitised at ingest
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
@@ -94,6 +96,8 @@ type homeData struct {
 	Windows []int
 	Columns []column
 	Now     time.Time
+	// Unpublished are mentioned CVEs without a published record (SPEC §3).
+	Unpublished []rank.Entry
 }
 
 func (s *Site) home(w http.ResponseWriter, r *http.Request) {
@@ -133,6 +137,10 @@ func (s *Site) home(w http.ResponseWriter, r *http.Request) {
 			col.Posts, col.More = posts[:PostsPerColumn], len(posts)-PostsPerColumn
 		}
 		data.Columns = append(data.Columns, col)
+	}
+	if data.Unpublished, err = s.trend.Unpublished(ctx, days); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, "home.html", data)
 }
