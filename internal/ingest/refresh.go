@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,12 +111,20 @@ func (r *refresher) target(ctx context.Context, t store.RefreshTarget) (host, id
 			}
 		}
 	}
+	// Take the delivering instances in turn, one per refresh, so that a
+	// deletion any of them learnt of is seen within a few rounds.
+	var usable []store.Sighting
 	for _, s := range t.Sightings {
-		if c := r.clients[s.Instance]; c != nil {
-			return s.Instance, s.LocalID, c, true
+		if r.clients[s.Instance] != nil {
+			usable = append(usable, s)
 		}
 	}
-	return "", "", nil, false
+	if len(usable) == 0 {
+		return "", "", nil, false
+	}
+	slices.SortFunc(usable, func(a, b store.Sighting) int { return strings.Compare(a.Instance, b.Instance) })
+	s := usable[t.Step%len(usable)]
+	return s.Instance, s.LocalID, r.clients[s.Instance], true
 }
 
 // origin returns a client for host when it answers /api/v2/instance (or
