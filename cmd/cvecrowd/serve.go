@@ -33,6 +33,10 @@ type Config struct {
 	CacheTTL     time.Duration
 	NoIngest     bool
 	LogLevel     slog.Level
+
+	Sources        []ingest.Source // instances with tokens and feeds (--config, --token, --feeds)
+	StreamIdle     time.Duration   // a stream silent this long is reconnected
+	RefreshOrigins bool            // refresh counts from the posts' own servers
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -46,10 +50,32 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", 2*time.Second, "how long a computed ranking is reused")
 	fs.BoolVar(&cfg.NoIngest, "no-ingest", false, "serve only; do not poll any instance")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	configFile := fs.String("config", "", "JSON file listing instances with their own token and feeds (see README)")
+	token := fs.String("token", "", "user access token for the --instance instances (enables search and streaming)")
+	feeds := &listFlag{}
+	fs.Var(feeds, "feeds", "feeds of the --instance instances: public,tag:cve,hashtags,search,stream (default: all that the token allows)")
+	fs.DurationVar(&cfg.StreamIdle, "stream-idle", 90*time.Second, "reconnect a stream that sends nothing, not even a heartbeat, for this long")
+	fs.BoolVar(&cfg.RefreshOrigins, "refresh-origins", true, "refresh post counts from the post's own server when it speaks the Mastodon API")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg.Instances = instances.values
+	if *configFile != "" {
+		srcs, err := loadConfigFile(*configFile)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		cfg.Sources = srcs
+		if !instances.set {
+			cfg.Instances = nil // the file replaces the default instance
+		}
+	}
+	if *token != "" || len(feeds.values) > 0 {
+		for _, u := range cfg.Instances {
+			cfg.Sources = append(cfg.Sources, ingest.Source{URL: u, Token: *token, Feeds: feeds.values})
+		}
+		cfg.Instances = nil
+	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("serve: --log-level: %w", err)
 	}
@@ -61,7 +87,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
-	log.Info("serving", "url", m.URL(), "db", cfg.DB, "instances", strings.Join(cfg.Instances, ","))
+	var hosts []string
+	for _, src := range cfg.Sources {
+		hosts = append(hosts, src.URL) // never the token
+	}
+	log.Info("serving", "url", m.URL(), "db", cfg.DB, "instances", strings.Join(append(cfg.Instances, hosts...), ","))
 	<-ctx.Done()
 	log.Info("shutting down")
 	return m.Close()
@@ -105,6 +135,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	api.SetStatus(m.Health)
+	site.SetStatus(m.Health)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("/v2/", api)
@@ -122,7 +154,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.Handle("GET /metrics", metricsHandler(m.Health))
 	mux.Handle("/", site)
+
+	// The ingester exists before the server answers, so that status
+	// handlers never see it appear.
+	if !m.Config.NoIngest && len(m.Config.Instances)+len(m.Config.Sources) > 0 {
+		m.Ingester, err = ingest.New(ingest.Config{
+			Instances:      m.Config.Instances,
+			Sources:        m.Config.Sources,
+			PollInterval:   m.Config.PollInterval,
+			StreamIdle:     m.Config.StreamIdle,
+			RefreshOrigins: m.Config.RefreshOrigins,
+		}, m.DB, m.Log.With("component", "ingest"))
+		if err != nil {
+			return err
+		}
+	}
 
 	if m.ln, err = net.Listen("tcp", m.Config.Listen); err != nil {
 		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)
@@ -142,19 +190,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	})
 
-	if !m.Config.NoIngest && len(m.Config.Instances) > 0 {
-		m.Ingester, err = ingest.New(ingest.Config{
-			Instances:    m.Config.Instances,
-			PollInterval: m.Config.PollInterval,
-		}, m.DB, m.Log.With("component", "ingest"))
-		if err != nil {
-			return err
-		}
+	if m.Ingester != nil {
 		ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		m.cancel = cancel
 		m.wg.Go(func() { m.Ingester.Run(ictx) })
 	}
 	return nil
+}
+
+// Health reports ingestion health for /api/v1/status, /status and
+// /metrics; with ingestion off it reports no feeds.
+func (m *Main) Health(ctx context.Context) (ingest.Health, error) {
+	if m.Ingester == nil {
+		return ingest.Health{}, nil
+	}
+	return m.Ingester.Health(ctx, m.DB)
 }
 
 // URL is the base URL the server listens on.
