@@ -18,7 +18,7 @@ type healthCollector struct {
 	health func(ctx context.Context) (ingest.Health, error)
 
 	up, lastSuccess, lastPost, lag, ingested, errors, events, reconnects *prometheus.Desc
-	skipped, deleted, tombstoned, refreshed                               *prometheus.Desc
+	skipped, deleted, tombstoned, refreshed                              *prometheus.Desc
 }
 
 func newHealthCollector(health func(ctx context.Context) (ingest.Health, error)) *healthCollector {
