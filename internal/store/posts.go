@@ -83,58 +83,83 @@ type SaveResult struct {
 // 40 posts with several CVEs each, and re-parsing the SQL per row was most
 // of the cost.
 func (db *DB) SaveBatch(ctx context.Context, b Batch) (SaveResult, error) {
-	var res SaveResult
+	res, err := db.SaveBatches(ctx, []Batch{b})
+	if err != nil {
+		return SaveResult{}, err
+	}
+	return res[0], nil
+}
+
+// SaveBatches saves several batches in one transaction, as SaveBatch does
+// one: a bulk path (backfills, imports) where the commit and statement
+// preparation would otherwise dominate.
+func (db *DB) SaveBatches(ctx context.Context, bs []Batch) ([]SaveResult, error) {
+	out := make([]SaveResult, len(bs))
 	now := ms(db.now())
+	var cur *Batch
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		res = SaveResult{}
-		dead, err := tombstoned(ctx, tx, b.Posts)
-		if err != nil {
-			return fmt.Errorf("tombstones: %w", err)
-		}
 		ps, err := prepareSave(ctx, tx)
 		if err != nil {
 			return err
 		}
 		defer ps.close()
-		refreshAt := sql.NullInt64{Int64: ms(b.RefreshAt), Valid: !b.RefreshAt.IsZero()}
-		var lastPost int64
-		for i := range b.Posts {
-			p := &b.Posts[i]
-			if dead[p.URI] {
-				res.Tombstoned++
-				continue
-			}
-			isNew, err := ps.upsertPost(ctx, p, now, refreshAt)
-			if err != nil {
-				return fmt.Errorf("post %s: %w", p.URI, err)
-			}
-			if isNew {
-				res.New++
-			} else {
-				res.Updated++
-			}
-			if _, err := ps.sighting.ExecContext(ctx, b.Instance, p.LocalID, p.ID, b.Feed, now); err != nil {
-				return fmt.Errorf("sighting %s: %w", p.URI, err)
-			}
-			if c := ms(p.CreatedAt); c > lastPost {
-				lastPost = c
+		for i := range bs {
+			cur = &bs[i]
+			if out[i], err = ps.saveBatch(ctx, tx, cur, now); err != nil {
+				return err
 			}
 		}
-		for _, uri := range b.Gone {
-			r, err := tx.ExecContext(ctx, `DELETE FROM posts WHERE uri = $1`, uri)
-			if err != nil {
-				return fmt.Errorf("remove %s: %w", uri, err)
-			}
-			if n, _ := r.RowsAffected(); n > 0 {
-				res.Removed++
-			}
-		}
-		return saveFeed(ctx, tx, b, res.New, lastPost, now)
+		return nil
 	})
 	if err != nil {
-		return SaveResult{}, fmt.Errorf("store: save batch %s %s: %w", b.Instance, b.Feed, err)
+		if cur != nil {
+			return nil, fmt.Errorf("store: save batch %s %s: %w", cur.Instance, cur.Feed, err)
+		}
+		return nil, fmt.Errorf("store: save batches: %w", err)
 	}
-	return res, nil
+	return out, nil
+}
+
+func (ps *saveStmts) saveBatch(ctx context.Context, tx *sql.Tx, b *Batch, now int64) (SaveResult, error) {
+	var res SaveResult
+	dead, err := tombstoned(ctx, tx, b.Posts)
+	if err != nil {
+		return res, fmt.Errorf("tombstones: %w", err)
+	}
+	refreshAt := sql.NullInt64{Int64: ms(b.RefreshAt), Valid: !b.RefreshAt.IsZero()}
+	var lastPost int64
+	for i := range b.Posts {
+		p := &b.Posts[i]
+		if dead[p.URI] {
+			res.Tombstoned++
+			continue
+		}
+		isNew, err := ps.upsertPost(ctx, p, now, refreshAt)
+		if err != nil {
+			return res, fmt.Errorf("post %s: %w", p.URI, err)
+		}
+		if isNew {
+			res.New++
+		} else {
+			res.Updated++
+		}
+		if _, err := ps.sighting.ExecContext(ctx, b.Instance, p.LocalID, p.ID, b.Feed, now); err != nil {
+			return res, fmt.Errorf("sighting %s: %w", p.URI, err)
+		}
+		if c := ms(p.CreatedAt); c > lastPost {
+			lastPost = c
+		}
+	}
+	for _, uri := range b.Gone {
+		r, err := tx.ExecContext(ctx, `DELETE FROM posts WHERE uri = $1`, uri)
+		if err != nil {
+			return res, fmt.Errorf("remove %s: %w", uri, err)
+		}
+		if n, _ := r.RowsAffected(); n > 0 {
+			res.Removed++
+		}
+	}
+	return res, saveFeed(ctx, tx, *b, res.New, lastPost, now)
 }
 
 // tombstoned returns which uris of posts have a tombstone, in one query.
