@@ -242,3 +242,40 @@ func TestFaultScenario(t *testing.T) {
 func containsToken(s string) bool {
 	return strings.Contains(s, "secret-token-A")
 }
+
+// TestStreamFallsBackToSSE: a server whose WebSocket endpoint is missing
+// is followed over Server-Sent Events instead, edits and deletes included.
+func TestStreamFallsBackToSSE(t *testing.T) {
+	fake, ts := fakefedi.NewTestServer(t, corpus(t), fakefedi.Options{RateLimit: 1 << 20})
+	fake.SetStream(fakefedi.StreamConfig{NoWebSocket: true, Heartbeat: 100 * time.Millisecond})
+	db := openDB(t, filepath.Join(t.TempDir(), "sse.db"))
+	in, err := New(Config{Sources: []Source{{URL: ts.URL, Feeds: []string{FeedStream}}}, StreamIdle: time.Second, MinBackoff: 50 * time.Millisecond}, db, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { in.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	waitFor(t, 5*time.Second, "the SSE stream", func() bool { return fake.StreamConnections() > 0 })
+	time.Sleep(100 * time.Millisecond)
+	uri := "https://fake.example/users/sse/statuses/1"
+	if _, err := fake.Add(fakePost(t, uri, "<p>CVE-2026-7777</p>", human("sse"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the post over SSE", func() bool { return slices.Equal(stored(t, db)[uri], []string{"CVE-2026-7777"}) })
+	if err := fake.Edit(uri, "<p>CVE-2026-8888</p>"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the edit over SSE", func() bool { return slices.Equal(stored(t, db)[uri], []string{"CVE-2026-8888"}) })
+	if err := fake.Delete(uri); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the delete over SSE", func() bool {
+		dead, _ := db.Tombstoned(context.Background(), uri)
+		return dead
+	})
+	if n, _ := db.PostCount(context.Background()); n != 0 {
+		t.Errorf("%d posts stored; the stream-only feed had one post, deleted", n)
+	}
+}

@@ -11,6 +11,8 @@ CREATE TABLE tombstones (
 ALTER TABLE posts ADD COLUMN next_refresh_at BIGINT;
 ALTER TABLE posts ADD COLUMN refresh_step BIGINT  NOT NULL DEFAULT 0;
 CREATE INDEX posts_next_refresh_at ON posts (next_refresh_at);
+-- Posts stored before this migration join the schedule at its first step.
+UPDATE posts SET next_refresh_at = updated_at + 300000;
 
 -- +goose Down
 DROP INDEX posts_next_refresh_at;
