@@ -230,3 +230,67 @@ func TestRefreshBudgetObeysRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// failingAPI answers every request 503 and records when it was asked.
+type failingAPI struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (f *failingAPI) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	f.times = append(f.times, time.Now())
+	f.mu.Unlock()
+	return &http.Response{StatusCode: 503, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("down")), Request: r}, nil
+}
+
+// TestStreamReconnectBackoff: a stream whose server keeps failing is
+// retried with exponential backoff and jitter up to the cap, never in a
+// hot loop, and shows as disconnected.
+func TestStreamReconnectBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms := &memStore{posts: map[int64]*store.RefreshTarget{}, next: map[int64]time.Time{}}
+		in, err := New(Config{
+			Sources:    []Source{{URL: "https://a.example", Token: "t", Feeds: []string{FeedStream}}},
+			MinBackoff: time.Second, MaxBackoff: time.Minute,
+		}, ms, quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		api := &failingAPI{}
+		src := in.sources[0]
+		src.client.HTTP = &http.Client{Transport: api}
+		p := &poller{in: in, src: src, instance: src.host, client: src.client, log: quiet(), kick: make(chan struct{}, 1)}
+		sm := &streamer{p: p, log: quiet()}
+		ctx, cancel := context.WithCancel(context.Background())
+		go sm.run(ctx)
+		time.Sleep(10 * time.Minute)
+		cancel()
+		synctest.Wait()
+
+		if len(api.times) < 8 || len(api.times) > 20 {
+			t.Fatalf("%d attempts in 10 minutes", len(api.times))
+		}
+		for i := 1; i < len(api.times); i++ {
+			gap := api.times[i].Sub(api.times[i-1])
+			base := min(time.Second<<(i-1), time.Minute)
+			if gap < base*3/4 || gap > base*5/4+time.Millisecond {
+				t.Errorf("attempt %d came %s after the previous, want %s ±25%%", i+1, gap, base)
+			}
+		}
+		h, _ := in.Health(context.Background(), &fakeLister{})
+		if len(h.Feeds) != 0 && h.Feeds[0].State != StateDisconnected {
+			t.Errorf("stream state %q", h.Feeds[0].State)
+		}
+		in.Stats.mu.Lock()
+		st := in.Stats.feeds[[2]string{"a.example", FeedStream}]
+		in.Stats.mu.Unlock()
+		if st == nil || st.State != StateDisconnected || st.Errors != int64(len(api.times)) {
+			t.Errorf("stream stats %+v after %d failures", st, len(api.times))
+		}
+	})
+}
+
+type fakeLister struct{}
+
+func (fakeLister) Feeds(ctx context.Context) ([]store.FeedState, error) { return nil, nil }
