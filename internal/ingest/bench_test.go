@@ -186,7 +186,7 @@ func pipeline(ctx context.Context, in *Ingester, db *store.DB, pages [][]byte, p
 }
 
 // BenchmarkIngestPipeline measures posts/s through decode → extract →
-// eligibility → store (SQLite; decoding on every core, one writer, ten
+// eligibility → store (SQLite; decoding on every core, one writer, 25
 // 40-post pages per transaction) on the
 // real corpus replicated to 200,000 posts, and in the same run the rate of
 // a plain encoding/json decode of the same bytes, the ceiling.
@@ -222,7 +222,7 @@ func BenchmarkIngestPipeline(b *testing.B) {
 		in, _ := New(Config{}, db, quiet())
 		b.StartTimer()
 		start = time.Now()
-		stored, err = pipeline(ctx, in, db, pages, 10)
+		stored, err = pipeline(ctx, in, db, pages, 25)
 		if err != nil {
 			b.Fatal(err)
 		}

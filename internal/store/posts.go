@@ -109,7 +109,8 @@ func (db *DB) SaveBatches(ctx context.Context, bs []Batch) ([]SaveResult, error)
 				return err
 			}
 		}
-		return nil
+		cur = nil
+		return ps.flushCVEs(ctx)
 	})
 	if err != nil {
 		if cur != nil {
@@ -200,10 +201,26 @@ func tombstoned(ctx context.Context, tx *sql.Tx, posts []Sighted) (map[string]bo
 // saveStmts are the statements of SaveBatch, prepared once per transaction.
 type saveStmts struct {
 	insert, update, clearCVEs, mention, cve, sighting *sql.Stmt
+
+	// cves collects the first and last mention time of every CVE the
+	// transaction touches, so that each cves row is upserted once per
+	// transaction rather than once per mention.
+	cves map[string][2]int64
+}
+
+// flushCVEs upserts the collected CVE rows.
+func (ps *saveStmts) flushCVEs(ctx context.Context) error {
+	for id, span := range ps.cves {
+		if _, err := ps.cve.ExecContext(ctx, id, span[0], span[1]); err != nil {
+			return fmt.Errorf("store: cve %s: %w", id, err)
+		}
+	}
+	clear(ps.cves)
+	return nil
 }
 
 func prepareSave(ctx context.Context, tx *sql.Tx) (*saveStmts, error) {
-	ps := &saveStmts{}
+	ps := &saveStmts{cves: map[string][2]int64{}}
 	for _, s := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -231,7 +248,7 @@ func prepareSave(ctx context.Context, tx *sql.Tx) (*saveStmts, error) {
 			INSERT INTO post_cves (cve_id, post_id, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (cve_id, post_id) DO NOTHING`},
 		{&ps.cve, `
-			INSERT INTO cves (cve_id, first_seen, last_seen) VALUES ($1, $2, $2)
+			INSERT INTO cves (cve_id, first_seen, last_seen) VALUES ($1, $2, $3)
 			ON CONFLICT (cve_id) DO UPDATE SET
 				first_seen = CASE WHEN excluded.first_seen < cves.first_seen THEN excluded.first_seen ELSE cves.first_seen END,
 				last_seen = CASE WHEN excluded.last_seen > cves.last_seen THEN excluded.last_seen ELSE cves.last_seen END`},
@@ -289,8 +306,10 @@ func (ps *saveStmts) upsertPost(ctx context.Context, p *Sighted, now int64, refr
 		if _, err := ps.mention.ExecContext(ctx, id, p.ID, created); err != nil {
 			return false, fmt.Errorf("mention %s: %w", id, err)
 		}
-		if _, err := ps.cve.ExecContext(ctx, id, created); err != nil {
-			return false, fmt.Errorf("cve %s: %w", id, err)
+		if span, ok := ps.cves[id]; ok {
+			ps.cves[id] = [2]int64{min(span[0], created), max(span[1], created)}
+		} else {
+			ps.cves[id] = [2]int64{created, created}
 		}
 	}
 	return isNew, nil
