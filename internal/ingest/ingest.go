@@ -1,4 +1,4 @@
-// Package ingest polls the feeds of Mastodon-compatible instances and stores the eligible posts that mention CVEs.
+// Package ingest polls and streams the feeds of Mastodon-compatible instances, stores the eligible posts that mention CVEs, and keeps their counts, edits and deletions current.
 package ingest
 
 import (
