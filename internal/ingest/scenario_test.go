@@ -207,11 +207,20 @@ func TestFaultScenario(t *testing.T) {
 	if dead, _ := db.Tombstoned(context.Background(), victim); !dead {
 		t.Error("deleted post has no tombstone")
 	}
-	r, f, _ := db.PostCounts(context.Background(), p1)
-	if r != 1 {
-		t.Errorf("boosted post: reblogs %d, want 1 (the fake's count)", r)
+	// Every stored post carries the fakes' final counts: the corpus has
+	// none, p1 has the one boost, counted had its counts set.
+	for uri := range got {
+		wr, wf := 0, 0
+		switch uri {
+		case p1:
+			wr = 1
+		case counted:
+			wr, wf = 7, 11
+		}
+		if r, f, err := db.PostCounts(context.Background(), uri); err != nil || r != wr || f != wf {
+			t.Errorf("%s: counts %d/%d (%v), want %d/%d", uri, r, f, err, wr, wf)
+		}
 	}
-	_ = f
 	h, err := in.Health(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
