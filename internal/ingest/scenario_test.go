@@ -99,6 +99,16 @@ func TestFaultScenario(t *testing.T) {
 	}
 	want[p1] = []string{"CVE-2026-1111"}
 	waitFor(t, 10*time.Second, "the new post", func() bool { return count() >= len(want) })
+	// Chatter (no CVE) until a malformed frame has gone by and been skipped.
+	chatter := 0
+	waitFor(t, 10*time.Second, "a malformed stream frame", func() bool {
+		if in.Stats.Skipped()[SkipMalformed] > 0 {
+			return true
+		}
+		chatter++
+		fa.Add(fakePost(t, fmt.Sprintf("https://fake.example/users/chat/statuses/%d", chatter), "<p>hello</p>", human("chat")))
+		return false
+	})
 
 	// The stream is steady again (drops and garbage lose events in the
 	// reconnect gaps, which only polls and refreshes recover) so that the

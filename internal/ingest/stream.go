@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -103,9 +104,10 @@ func (sm *streamer) session(ctx context.Context) error {
 		return err
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	var wg sync.WaitGroup
+	defer func() { cancel(nil); wg.Wait() }()
 	sm.lastByte.Store(time.Now().UnixNano())
-	go sm.watchdog(sctx, cancel)
+	wg.Go(func() { sm.watchdog(sctx, cancel) })
 
 	next, closeFn, err := sm.dialWS(sctx, base)
 	if err != nil {
