@@ -249,4 +249,3 @@ func BenchmarkIngestPipeline(b *testing.B) {
 		benchPosts, total>>20, len(pages), pipeRate, stored, ceilRate, pipeRate/ceilRate)
 	b.Logf("per CPU-second (all threads): pipeline %.0f posts, ceiling %.0f posts; ratio %.2f", pipePerCPU, ceilPerCPU, pipePerCPU/ceilPerCPU)
 }
-
