@@ -39,7 +39,11 @@ type Config struct {
 	// from Sources (SPEC §3) every EnrichInterval.
 	Enrich         bool
 	EnrichInterval time.Duration
-	Sources        enrich.Config
+	CVESources     enrich.Config
+
+	Sources        []ingest.Source // instances with tokens and feeds (--config, --token, --feeds)
+	StreamIdle     time.Duration   // a stream silent this long is reconnected
+	RefreshOrigins bool            // refresh counts from the posts' own servers
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -55,15 +59,37 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&cfg.Enrich, "enrich", true, "fetch official CVE data (CVE Services, NVD, EPSS, KEV) in the background")
 	fs.DurationVar(&cfg.EnrichInterval, "enrich-interval", time.Minute, "pause between enrichment rounds")
-	fs.StringVar(&cfg.Sources.CVEServicesURL, "cve-services-url", enrich.DefaultCVEServicesURL, "CVE Services API base (records at /cve/<ID>)")
-	fs.StringVar(&cfg.Sources.NVDURL, "nvd-url", enrich.DefaultNVDURL, "NVD CVE API 2.0 endpoint")
-	fs.StringVar(&cfg.Sources.NVDAPIKey, "nvd-api-key", "", "NVD API key (raises the budget from 5 to 50 requests per 30 s)")
-	fs.StringVar(&cfg.Sources.EPSSURL, "epss-url", enrich.DefaultEPSSURL, "FIRST EPSS API endpoint")
-	fs.StringVar(&cfg.Sources.KEVURL, "kev-url", enrich.DefaultKEVURL, "CISA KEV catalogue JSON URL")
+	fs.StringVar(&cfg.CVESources.CVEServicesURL, "cve-services-url", enrich.DefaultCVEServicesURL, "CVE Services API base (records at /cve/<ID>)")
+	fs.StringVar(&cfg.CVESources.NVDURL, "nvd-url", enrich.DefaultNVDURL, "NVD CVE API 2.0 endpoint")
+	fs.StringVar(&cfg.CVESources.NVDAPIKey, "nvd-api-key", "", "NVD API key (raises the budget from 5 to 50 requests per 30 s)")
+	fs.StringVar(&cfg.CVESources.EPSSURL, "epss-url", enrich.DefaultEPSSURL, "FIRST EPSS API endpoint")
+	fs.StringVar(&cfg.CVESources.KEVURL, "kev-url", enrich.DefaultKEVURL, "CISA KEV catalogue JSON URL")
+	configFile := fs.String("config", "", "JSON file listing instances with their own token and feeds (see README)")
+	token := fs.String("token", "", "user access token for the --instance instances (enables search and streaming)")
+	feeds := &listFlag{}
+	fs.Var(feeds, "feeds", "feeds of the --instance instances: public,tag:cve,hashtags,search,stream (default: all that the token allows)")
+	fs.DurationVar(&cfg.StreamIdle, "stream-idle", 90*time.Second, "reconnect a stream that sends nothing, not even a heartbeat, for this long")
+	fs.BoolVar(&cfg.RefreshOrigins, "refresh-origins", true, "refresh post counts from the post's own server when it speaks the Mastodon API")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg.Instances = instances.values
+	if *configFile != "" {
+		srcs, err := loadConfigFile(*configFile)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		cfg.Sources = srcs
+		if !instances.set {
+			cfg.Instances = nil // the file replaces the default instance
+		}
+	}
+	if *token != "" || len(feeds.values) > 0 {
+		for _, u := range cfg.Instances {
+			cfg.Sources = append(cfg.Sources, ingest.Source{URL: u, Token: *token, Feeds: feeds.values})
+		}
+		cfg.Instances = nil
+	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("serve: --log-level: %w", err)
 	}
@@ -81,10 +107,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
-	if cfg.NoIngest || len(cfg.Instances) == 0 {
+	var hosts []string
+	for _, src := range cfg.Sources {
+		hosts = append(hosts, src.URL) // never the token
+	}
+	if cfg.NoIngest || len(cfg.Instances)+len(hosts) == 0 {
 		log.Info("serving", "url", m.URL(), "db", redactDSN(cfg.DB), "ingest", "off")
 	} else {
-		log.Info("serving", "url", m.URL(), "db", redactDSN(cfg.DB), "instances", strings.Join(cfg.Instances, ","))
+		log.Info("serving", "url", m.URL(), "db", redactDSN(cfg.DB), "instances", strings.Join(append(cfg.Instances, hosts...), ","))
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
@@ -130,6 +160,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	api.SetStatus(m.Health)
+	site.SetStatus(m.Health)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("/v2/", api)
@@ -149,7 +181,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.Handle("GET /metrics", metricsHandler(m.Health))
 	mux.Handle("/", site)
+
+	// The ingester exists before the server answers, so that status
+	// handlers never see it appear.
+	if !m.Config.NoIngest && len(m.Config.Instances)+len(m.Config.Sources) > 0 {
+		m.Ingester, err = ingest.New(ingest.Config{
+			Instances:      m.Config.Instances,
+			Sources:        m.Config.Sources,
+			PollInterval:   m.Config.PollInterval,
+			StreamIdle:     m.Config.StreamIdle,
+			RefreshOrigins: m.Config.RefreshOrigins,
+		}, m.DB, m.Log.With("component", "ingest"))
+		if err != nil {
+			return err
+		}
+	}
 
 	if m.ln, err = net.Listen("tcp", m.Config.Listen); err != nil {
 		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)
@@ -169,14 +217,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	})
 
-	if !m.Config.NoIngest && len(m.Config.Instances) > 0 {
-		m.Ingester, err = ingest.New(ingest.Config{
-			Instances:    m.Config.Instances,
-			PollInterval: m.Config.PollInterval,
-		}, m.DB, m.Log.With("component", "ingest"))
-		if err != nil {
-			return err
-		}
+	if m.Ingester != nil {
 		ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		m.cancel = cancel
 		m.wg.Go(func() { m.Ingester.Run(ictx) })
@@ -184,13 +225,22 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Config.Enrich {
 		// Offline, the worker logs that its sources are unreachable and
 		// backs off; CVEs stay listed as unverified.
-		w := enrich.NewWorker(enrich.NewClient(m.Config.Sources), m.DB,
+		w := enrich.NewWorker(enrich.NewClient(m.Config.CVESources), m.DB,
 			enrich.Policy{Interval: m.Config.EnrichInterval}, m.Log.With("component", "enrich"))
 		ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		m.stopEnrich = cancel
 		m.wg.Go(func() { w.Run(ectx) })
 	}
 	return nil
+}
+
+// Health reports ingestion health for /api/v1/status, /status and
+// /metrics; with ingestion off it reports no feeds.
+func (m *Main) Health(ctx context.Context) (ingest.Health, error) {
+	if m.Ingester == nil {
+		return ingest.Health{}, nil
+	}
+	return m.Ingester.Health(ctx, m.DB)
 }
 
 // URL is the base URL the server listens on.

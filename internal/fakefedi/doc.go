@@ -30,4 +30,11 @@
 //	/api/v2/instance
 //	/api/v2/search
 //	/api/v1/streaming/health
+//	/api/v1/streaming?stream=public (WebSocket; hashtags via subscribe messages)
+//	/api/v1/streaming/public, /api/v1/streaming/hashtag?tag= (Server-Sent Events)
+//
+// The streams carry update, status.update and delete events for Add, Boost,
+// Edit and Delete, with heartbeats; SetStream scripts their faults (a token
+// requirement, no WebSocket, a drop every N events, a stall, malformed
+// frames).
 package fakefedi

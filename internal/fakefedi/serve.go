@@ -218,6 +218,9 @@ func (s *Server) rateLimit(r *http.Request, now time.Time) (http.Header, bool) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := normalizePath(r.URL.Path)
 	now := s.opts.Now()
+	if s.serveStream(w, r, path, now) {
+		return
+	}
 	f, faulted := s.takeFault(path)
 	s.enter(r, path, now, faulted)
 	defer s.leave(path)

@@ -90,6 +90,8 @@ type Server struct {
 	faults      []queuedFault
 	rate        map[string]*rateWindow
 
+	hub streamHub // streaming subscribers and stream faults
+
 	requestSeq atomic.Uint64
 	done       chan struct{}
 	closeOnce  sync.Once
@@ -287,6 +289,7 @@ func (s *Server) add(post json.RawMessage, at time.Time, backdated bool) (string
 		return "", fmt.Errorf("fakefedi: add: %w", err)
 	}
 	s.insert(st)
+	s.publish("update", st)
 	return st.idStr, nil
 }
 
@@ -307,6 +310,7 @@ func (s *Server) Edit(uri, newContent string) error {
 	st.tags = deriveTags(newContent)
 	st.extraTags = nil
 	st.editedAt = s.opts.Now()
+	s.publish("status.update", st)
 	return nil
 }
 
@@ -326,10 +330,12 @@ func (s *Server) Delete(uri string) error {
 		for _, b := range append([]*status(nil), s.order...) {
 			if b.reblogOf == st {
 				s.remove(b)
+				s.publish("delete", b)
 			}
 		}
 	}
 	s.remove(st)
+	s.publish("delete", st)
 	return nil
 }
 
@@ -369,6 +375,7 @@ func (s *Server) Boost(uri string, booster json.RawMessage) (localID string, err
 	}
 	orig.boosts++
 	s.insert(st)
+	s.publish("update", st)
 	return st.idStr, nil
 }
 

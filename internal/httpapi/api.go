@@ -36,6 +36,8 @@ type API struct {
 	trend Trend
 	log   *slog.Logger
 	mux   *http.ServeMux
+
+	statusFn StatusFunc // ingestion health; see SetStatus
 }
 
 // New returns the API. It serves /api/... and /v2/....
@@ -46,6 +48,7 @@ func New(keys Keys, tr Trend, log *slog.Logger) *API {
 		a.route(prefix+"/cves/{cve_id}", a.getCVE)
 		a.route(prefix+"/cves/{cve_id}/posts", a.listPosts)
 	}
+	a.route("/api/v1/status", a.status)
 	notFound := a.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "no such API route: " + r.URL.Path}
 	})

@@ -1,4 +1,4 @@
-// Package ingest polls the feeds of Mastodon-compatible instances and stores the eligible posts that mention CVEs.
+// Package ingest polls and streams the feeds of Mastodon-compatible instances, stores the eligible posts that mention CVEs, and keeps their counts, edits and deletions current.
 package ingest
 
 import (
@@ -22,6 +22,8 @@ import (
 const (
 	FeedPublic = "public"  // the federated timeline
 	FeedTagCVE = "tag:cve" // the #cve hashtag timeline
+	FeedSearch = "search"  // full-text search for "CVE-" (needs a token)
+	FeedStream = "stream"  // the streaming API (WebSocket or SSE)
 	tagPrefix  = "tag:"
 	pageLimit  = 40 // Mastodon's maximum page size
 	maxWindow  = 30 * 24 * time.Hour
@@ -32,11 +34,16 @@ type Store interface {
 	Feed(ctx context.Context, instance, feed string) (store.FeedState, error)
 	SaveBatch(ctx context.Context, b store.Batch) (store.SaveResult, error)
 	FeedError(ctx context.Context, instance, feed, msg string) error
+	DeleteByLocalID(ctx context.Context, instance, localID, reason string) (string, error)
+	DeletePost(ctx context.Context, uri, reason string) (bool, error)
+	DueRefresh(ctx context.Context, now time.Time, limit int) ([]store.RefreshTarget, error)
+	ScheduleRefresh(ctx context.Context, id int64, next time.Time, step int) error
 }
 
 // Config says what to poll and how politely.
 type Config struct {
-	Instances     []string      // base URLs, e.g. https://infosec.exchange
+	Instances     []string      // base URLs polled with the default feeds and no token
+	Sources       []Source      // instances with their own token and feeds
 	PollInterval  time.Duration // pause between poll rounds of one instance
 	BackfillPages int           // page limit of a feed's first-start backfill
 	ForwardPages  int           // page limit of one forward poll
@@ -46,6 +53,14 @@ type Config struct {
 	MaxBackoff    time.Duration // cap of the exponential backoff
 	UserAgent     string
 	HTTPTimeout   time.Duration
+
+	StreamIdle time.Duration // a stream silent this long (no byte, no heartbeat) is dead
+
+	RefreshSteps   []time.Duration // decaying count-refresh schedule; the last step repeats
+	RefreshEvery   time.Duration   // how often due refreshes are looked up
+	RefreshWindow  time.Duration   // posts older than this are not refreshed
+	RefreshOrigins bool            // refresh from a post's origin server when it speaks the Mastodon API
+	RefreshRate    float64         // requests per second per host for refreshes
 }
 
 func (c *Config) defaults() {
@@ -73,37 +88,59 @@ func (c *Config) defaults() {
 	if c.HTTPTimeout <= 0 {
 		c.HTTPTimeout = 30 * time.Second
 	}
+	if c.StreamIdle <= 0 {
+		c.StreamIdle = 90 * time.Second
+	}
+	if len(c.RefreshSteps) == 0 {
+		c.RefreshSteps = DefaultRefreshSteps
+	}
+	if c.RefreshEvery <= 0 {
+		c.RefreshEvery = 30 * time.Second
+	}
+	if c.RefreshWindow <= 0 {
+		c.RefreshWindow = maxWindow
+	}
+	if c.RefreshRate <= 0 {
+		c.RefreshRate = 1
+	}
 	if c.UserAgent == "" {
 		c.UserAgent = "cvecrowd (+https://github.com/cvecrowd/cvecrowd)"
 	}
 }
 
-// Ingester runs one poller per instance.
+// Ingester runs one poller per instance, a streamer per instance that
+// streams, and one count refresher.
 type Ingester struct {
-	cfg   Config
-	st    Store
-	log   *slog.Logger
-	now   func() time.Time
-	Stats *Stats
+	cfg     Config
+	st      Store
+	log     *slog.Logger
+	now     func() time.Time
+	Stats   *Stats
+	sources []source
 }
 
 // New returns an Ingester. It does nothing until Run.
 func New(cfg Config, st Store, log *slog.Logger) (*Ingester, error) {
 	cfg.defaults()
-	var instances []string
-	seen := map[string]bool{}
+	in := &Ingester{cfg: cfg, st: st, log: log, now: time.Now, Stats: NewStats()}
+	all := make([]Source, 0, len(cfg.Instances)+len(cfg.Sources))
 	for _, raw := range cfg.Instances {
-		u, err := parseInstance(raw)
+		all = append(all, Source{URL: raw})
+	}
+	all = append(all, cfg.Sources...)
+	seen := map[string]bool{}
+	for _, src := range all {
+		s, err := src.resolve(cfg)
 		if err != nil {
 			return nil, err
 		}
-		if !seen[u.String()] { // the same instance twice would be polled twice
-			seen[u.String()] = true
-			instances = append(instances, u.String())
+		if seen[s.host] {
+			return nil, fmt.Errorf("ingest: instance %s is configured twice", s.host)
 		}
+		seen[s.host] = true
+		in.sources = append(in.sources, s)
 	}
-	cfg.Instances = instances
-	return &Ingester{cfg: cfg, st: st, log: log, now: time.Now, Stats: NewStats()}, nil
+	return in, nil
 }
 
 func parseInstance(raw string) (*url.URL, error) {
@@ -122,20 +159,29 @@ func parseInstance(raw string) (*url.URL, error) {
 // stopped; an in-flight page is either stored whole or not at all.
 func (in *Ingester) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, raw := range in.cfg.Instances {
-		u, _ := parseInstance(raw)
+	clients := map[string]*mastodon.Client{}
+	for _, src := range in.sources {
 		p := &poller{
 			in:       in,
-			instance: u.Host,
-			client: &mastodon.Client{
-				BaseURL:   u,
-				UserAgent: in.cfg.UserAgent,
-				HTTP:      newHTTPClient(in.cfg.HTTPTimeout),
-			},
-			log: in.log.With("instance", u.Host),
+			src:      src,
+			instance: src.host,
+			client:   src.client,
+			log:      in.log.With("instance", src.host),
+			kick:     make(chan struct{}, 1),
+		}
+		clients[src.host] = src.client
+		for _, f := range p.feeds() {
+			in.Stats.SetState(src.host, f, StateStarting)
 		}
 		wg.Go(func() { p.run(ctx) })
+		if src.feeds[FeedStream] {
+			in.Stats.SetState(src.host, FeedStream, StateStarting)
+			sm := &streamer{p: p, log: p.log.With("feed", FeedStream)}
+			wg.Go(func() { sm.run(ctx) })
+		}
 	}
+	r := newRefresher(in, clients)
+	wg.Go(func() { r.run(ctx) })
 	wg.Wait()
 	return nil
 }
@@ -143,9 +189,13 @@ func (in *Ingester) Run(ctx context.Context) error {
 // poller polls the feeds of one instance, one request at a time.
 type poller struct {
 	in       *Ingester
+	src      source
 	instance string
 	client   *mastodon.Client
 	log      *slog.Logger
+	kick     chan struct{} // a stream reconnected: poll now to backfill the gap
+
+	mu sync.Mutex // guards tags, which the streamer reads to subscribe
 
 	tags         []string // discovered CVE hashtags, newest first
 	lastDiscover time.Time
@@ -156,7 +206,7 @@ type poller struct {
 func (p *poller) run(ctx context.Context) {
 	p.log.Info("polling instance", "feeds", p.feeds())
 	for ctx.Err() == nil {
-		if time.Since(p.lastDiscover) >= p.in.cfg.DiscoverEvery {
+		if p.src.feeds[feedHashtags] && time.Since(p.lastDiscover) >= p.in.cfg.DiscoverEvery {
 			p.discover(ctx)
 		}
 		for _, feed := range p.feeds() {
@@ -170,18 +220,31 @@ func (p *poller) run(ctx context.Context) {
 				p.fail(ctx, feed, err)
 				break // back off the whole instance: its errors are rarely per feed
 			}
+			p.in.Stats.SetState(p.instance, feed, StateOK)
 			p.failures = 0
 		}
 		p.sleep(ctx, p.in.cfg.PollInterval)
 	}
 }
 
+// feeds lists the polled feeds of the instance, in polling order.
 func (p *poller) feeds() []string {
-	out := []string{FeedPublic, FeedTagCVE}
-	for _, t := range p.tags {
+	var out []string
+	for _, f := range []string{FeedPublic, FeedTagCVE, FeedSearch} {
+		if p.src.feeds[f] {
+			out = append(out, f)
+		}
+	}
+	for _, t := range p.tagList() {
 		out = append(out, tagPrefix+t)
 	}
 	return out
+}
+
+func (p *poller) tagList() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tags
 }
 
 // fail records err and schedules the instance's next request with
@@ -197,6 +260,7 @@ func (p *poller) fail(ctx context.Context, feed string, err error) {
 	d = max(d, p.in.cfg.PollInterval)
 	p.pauseUntil = time.Now().Add(d)
 	p.in.Stats.Error(p.instance, feed)
+	p.in.Stats.SetState(p.instance, feed, StateBackoff)
 	p.log.Warn("poll failed", "feed", feed, "err", err, "retry_in", d.Round(time.Millisecond))
 	if serr := p.in.st.FeedError(ctx, p.instance, feed, err.Error()); serr != nil && ctx.Err() == nil {
 		p.log.Error("record feed error", "feed", feed, "err", serr)
@@ -222,9 +286,14 @@ func (p *poller) sleep(ctx context.Context, d time.Duration) {
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
+	var kick chan struct{}
+	if time.Now().After(p.pauseUntil) {
+		kick = p.kick // a reconnected stream may cut a pause short, not a backoff
+	}
 	select {
 	case <-ctx.Done():
 	case <-t.C:
+	case <-kick:
 	}
 }
 
@@ -247,6 +316,8 @@ func (p *poller) fetch(ctx context.Context, feed string, pp mastodon.PageParams)
 	var err error
 	if tag, ok := strings.CutPrefix(feed, tagPrefix); ok {
 		page, err = p.client.TagTimeline(ctx, tag, pp)
+	} else if feed == FeedSearch {
+		page, err = p.client.SearchStatuses(ctx, "CVE-", pp.MinID, pp.Limit)
 	} else {
 		page, err = p.client.PublicTimeline(ctx, pp)
 	}
@@ -265,6 +336,9 @@ func (p *poller) poll(ctx context.Context, feed string) error {
 		return err
 	}
 	cur := st.Cursor
+	if feed == FeedSearch {
+		return p.search(ctx, cur)
+	}
 	if !cur.BackfillDone {
 		if cur, err = p.backfill(ctx, feed, cur); err != nil {
 			return err
@@ -380,31 +454,32 @@ func compareIDs(a, b string) int {
 
 // save turns a page into a batch and stores it with the cursor.
 func (p *poller) save(ctx context.Context, feed string, pg *mastodon.Page, cur store.FeedCursor) (store.SaveResult, error) {
-	b := store.Batch{Instance: p.instance, Feed: feed, Cursor: &cur}
+	b := store.Batch{Instance: p.instance, Feed: feed, Cursor: &cur, RefreshAt: time.Now().Add(p.in.cfg.RefreshSteps[0])}
 	if pg != nil {
-		b.Posts, b.Skipped = p.convert(feed, pg)
+		b.Posts, b.Skipped, b.Gone = p.in.convert(p.instance, feed, pg, p.log)
 	}
 	res, err := p.in.st.SaveBatch(ctx, b)
 	if err != nil {
 		return res, err
 	}
 	p.in.Stats.Saved(p.instance, feed, res.New, res.Updated)
+	p.in.Stats.Tombstoned(res.Tombstoned)
 	if res.New > 0 {
 		p.log.Info("stored posts", "feed", feed, "new", res.New, "updated", res.Updated, "skipped", b.Skipped)
 	}
 	return res, nil
 }
 
-// convert keeps the eligible posts of a page that mention CVEs.
-func (p *poller) convert(feed string, pg *mastodon.Page) ([]store.Sighted, int) {
-	skipped := pg.Malformed
+// convert keeps the eligible posts of a page that mention CVEs. gone
+// lists edited posts that no longer mention any: a stored copy must go.
+func (in *Ingester) convert(instance, feed string, pg *mastodon.Page, log *slog.Logger) (out []store.Sighted, skipped int, gone []string) {
+	skipped = pg.Malformed
 	for range pg.Malformed {
-		p.in.Stats.Skip(SkipMalformed)
+		in.Stats.Skip(SkipMalformed)
 	}
 	for _, err := range pg.MalformedErrs {
-		p.log.Warn("skipped malformed status", "feed", feed, "err", err)
+		log.Warn("skipped malformed status", "feed", feed, "err", err)
 	}
-	var out []store.Sighted
 	seen := make(map[string]bool, len(pg.Statuses))
 	for i := range pg.Statuses {
 		s := &pg.Statuses[i]
@@ -412,8 +487,8 @@ func (p *poller) convert(feed string, pg *mastodon.Page) ([]store.Sighted, int) 
 			s = s.Reblog // a boost is not a post: its original is
 		}
 		if reason := Eligibility(s); reason != "" {
-			p.in.Stats.Skip(reason)
-			p.log.Debug("skipped status", "feed", feed, "reason", reason, "uri", s.URI)
+			in.Stats.Skip(reason)
+			in.log.Debug("skipped status", "instance", instance, "feed", feed, "reason", reason, "uri", s.URI)
 			skipped++
 			continue
 		}
@@ -431,8 +506,11 @@ func (p *poller) convert(feed string, pg *mastodon.Page) ([]store.Sighted, int) 
 		}
 		ids := cve.FromPost(s.Content, tags)
 		if len(ids) == 0 {
-			p.in.Stats.Skip(SkipNoCVE)
-			p.log.Debug("skipped status", "feed", feed, "reason", SkipNoCVE, "uri", s.URI)
+			in.Stats.Skip(SkipNoCVE)
+			in.log.Debug("skipped status", "instance", instance, "feed", feed, "reason", SkipNoCVE, "uri", s.URI)
+			if s.EditedAt != nil {
+				gone = append(gone, uri)
+			}
 			continue
 		}
 		seen[uri] = true
@@ -451,14 +529,14 @@ func (p *poller) convert(feed string, pg *mastodon.Page) ([]store.Sighted, int) 
 				Reblogs:    max(s.ReblogsCount, 0),
 				Favourites: max(s.FavouritesCount, 0),
 				Replies:    max(s.RepliesCount, 0),
-				Account:    account(&s.Account, p.instance),
+				Account:    account(&s.Account, instance),
 				CVEs:       cves,
 			},
 			LocalID:       s.ID,
-			Authoritative: hostOf(uri) == p.instance,
+			Authoritative: hostOf(uri) == instance,
 		})
 	}
-	return out, skipped
+	return out, skipped, gone
 }
 
 // account keys an author by profile URL, which is the same through every
@@ -505,7 +583,9 @@ func (p *poller) discover(ctx context.Context) {
 			break
 		}
 	}
+	p.mu.Lock()
 	p.tags = out
+	p.mu.Unlock()
 	p.log.Info("discovered CVE hashtags", "count", len(out))
 }
 
@@ -517,4 +597,21 @@ func isCVETag(name string) bool {
 	}
 	digits := strings.NewReplacer("cve", "", "_", "", "-", "").Replace(name)
 	return digits == strings.ReplaceAll(strings.TrimPrefix(string(ids[0]), "CVE-"), "-", "")
+}
+
+// search polls the full-text search for "CVE-". Results come newest first;
+// the cursor keeps the newest local id so that servers that honour min_id
+// answer only newer posts (the fake and some servers ignore it, and the
+// repeats are harmless: identity is by uri).
+func (p *poller) search(ctx context.Context, cur store.FeedCursor) error {
+	pg, err := p.fetch(ctx, FeedSearch, mastodon.PageParams{MinID: cur.MinID, Limit: pageLimit})
+	if err != nil {
+		return err
+	}
+	if newest, _, _ := span(pg); newest != "" && compareIDs(newest, cur.MinID) > 0 {
+		cur.MinID = newest
+	}
+	cur.BackfillDone = true
+	_, err = p.save(ctx, FeedSearch, pg, cur)
+	return err
 }

@@ -7,19 +7,26 @@ import (
 
 // Stats counts what ingestion did since the process started.
 type Stats struct {
-	mu      sync.Mutex
-	skipped map[string]int64
-	feeds   map[[2]string]*FeedStats
+	mu         sync.Mutex
+	skipped    map[string]int64
+	feeds      map[[2]string]*FeedStats
+	tombstoned int64
+	deleted    int64
+	refreshed  map[string]int64
+	events     map[string]int64
 }
 
 // FeedStats counts one (instance, feed).
 type FeedStats struct {
 	New, Updated, Errors int64
+	Events, Reconnects   int64  // streams only
+	State                string // one of the State* constants
 }
 
 // NewStats returns empty counters.
 func NewStats() *Stats {
-	return &Stats{skipped: make(map[string]int64), feeds: make(map[[2]string]*FeedStats)}
+	return &Stats{skipped: make(map[string]int64), feeds: make(map[[2]string]*FeedStats),
+		refreshed: make(map[string]int64), events: make(map[string]int64)}
 }
 
 // Skip counts one status skipped for reason.

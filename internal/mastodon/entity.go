@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Account is the subset of a Mastodon Account entity that cvecrowd uses.
@@ -407,6 +408,13 @@ func snippet(s string) string {
 type flexString string
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
+	// Fast path: encoding/json has already validated b, so a string
+	// without escapes and with valid UTF-8 is its own content. Most fields
+	// (ids, urls, visibility) are such strings.
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+		*f = flexString(b[1 : n-1])
+		return nil
+	}
 	var s string
 	if json.Unmarshal(b, &s) == nil {
 		*f = flexString(s)

@@ -53,6 +53,13 @@ type Batch struct {
 	Posts    []Sighted
 	Skipped  int // items of the page that were malformed or not eligible
 	Cursor   *FeedCursor
+	// Gone lists uris whose latest version no longer qualifies (an edit
+	// removed every CVE ID): a stored copy is removed, without a tombstone,
+	// since a later edit may bring the post back.
+	Gone []string
+	// RefreshAt is when newly stored posts get their first count refresh;
+	// zero leaves them unscheduled.
+	RefreshAt time.Time
 }
 
 // FeedCursor is the stored position of one feed.
@@ -64,67 +71,169 @@ type FeedCursor struct {
 
 // SaveResult counts what a batch changed.
 type SaveResult struct {
-	New     int // posts stored for the first time
-	Updated int // posts already stored (counts, content or CVE set refreshed)
+	New        int // posts stored for the first time
+	Updated    int // posts already stored (counts, content or CVE set refreshed)
+	Tombstoned int // posts refused because they were deleted earlier
+	Removed    int // stored posts removed because they no longer mention a CVE
 }
 
 // SaveBatch stores the posts of b with their CVE mentions and sightings and
-// moves the feed's cursor, all in one transaction.
+// moves the feed's cursor, all in one transaction. Posts with a tombstone
+// are refused. Statements are prepared once per batch: a page holds up to
+// 40 posts with several CVEs each, and re-parsing the SQL per row was most
+// of the cost.
 func (db *DB) SaveBatch(ctx context.Context, b Batch) (SaveResult, error) {
-	var res SaveResult
-	now := ms(db.now())
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		var lastPost int64
-		for i := range b.Posts {
-			p := &b.Posts[i]
-			isNew, err := upsertPost(ctx, tx, p, now)
-			if err != nil {
-				return fmt.Errorf("post %s: %w", p.URI, err)
-			}
-			if isNew {
-				res.New++
-			} else {
-				res.Updated++
-			}
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO sightings (instance, local_id, post_id, feed, seen_at)
-				VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (instance, local_id) DO UPDATE SET seen_at = excluded.seen_at`,
-				b.Instance, p.LocalID, p.ID, b.Feed, now); err != nil {
-				return fmt.Errorf("sighting %s: %w", p.URI, err)
-			}
-			if c := ms(p.CreatedAt); c > lastPost {
-				lastPost = c
-			}
-		}
-		return saveFeed(ctx, tx, b, res.New, lastPost, now)
-	})
+	res, err := db.SaveBatches(ctx, []Batch{b})
 	if err != nil {
-		return SaveResult{}, fmt.Errorf("store: save batch %s %s: %w", b.Instance, b.Feed, err)
+		return SaveResult{}, err
 	}
-	return res, nil
+	return res[0], nil
 }
 
-// upsertPost stores p (setting p.ID) and replaces its CVE set.
-func upsertPost(ctx context.Context, tx *sql.Tx, p *Sighted, now int64) (isNew bool, err error) {
-	created := ms(p.CreatedAt)
-	err = tx.QueryRowContext(ctx, `
+// SaveBatches saves several batches in one transaction, as SaveBatch does
+// one: a bulk path (backfills, imports) where the commit and statement
+// preparation would otherwise dominate.
+func (db *DB) SaveBatches(ctx context.Context, bs []Batch) ([]SaveResult, error) {
+	out := make([]SaveResult, len(bs))
+	now := ms(db.now())
+	var cur *Batch
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		ps, err := prepareSave(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer ps.close()
+		for i := range bs {
+			cur = &bs[i]
+			if out[i], err = ps.saveBatch(ctx, tx, cur, now); err != nil {
+				return err
+			}
+		}
+		cur = nil
+		return ps.flushCVEs(ctx)
+	})
+	if err != nil {
+		if cur != nil {
+			return nil, fmt.Errorf("store: save batch %s %s: %w", cur.Instance, cur.Feed, err)
+		}
+		return nil, fmt.Errorf("store: save batches: %w", err)
+	}
+	return out, nil
+}
+
+func (ps *saveStmts) saveBatch(ctx context.Context, tx *sql.Tx, b *Batch, now int64) (SaveResult, error) {
+	var res SaveResult
+	dead, err := tombstoned(ctx, tx, b.Posts)
+	if err != nil {
+		return res, fmt.Errorf("tombstones: %w", err)
+	}
+	refreshAt := sql.NullInt64{Int64: ms(b.RefreshAt), Valid: !b.RefreshAt.IsZero()}
+	var lastPost int64
+	for i := range b.Posts {
+		p := &b.Posts[i]
+		if dead[p.URI] {
+			res.Tombstoned++
+			continue
+		}
+		isNew, err := ps.upsertPost(ctx, p, now, refreshAt)
+		if err != nil {
+			return res, fmt.Errorf("post %s: %w", p.URI, err)
+		}
+		if isNew {
+			res.New++
+		} else {
+			res.Updated++
+		}
+		if _, err := ps.sighting.ExecContext(ctx, b.Instance, p.LocalID, p.ID, b.Feed, now); err != nil {
+			return res, fmt.Errorf("sighting %s: %w", p.URI, err)
+		}
+		if c := ms(p.CreatedAt); c > lastPost {
+			lastPost = c
+		}
+	}
+	for _, uri := range b.Gone {
+		r, err := tx.ExecContext(ctx, `DELETE FROM posts WHERE uri = $1`, uri)
+		if err != nil {
+			return res, fmt.Errorf("remove %s: %w", uri, err)
+		}
+		if n, _ := r.RowsAffected(); n > 0 {
+			res.Removed++
+		}
+	}
+	return res, saveFeed(ctx, tx, *b, res.New, lastPost, now)
+}
+
+// tombstoned returns which uris of posts have a tombstone, in one query.
+func tombstoned(ctx context.Context, tx *sql.Tx, posts []Sighted) (map[string]bool, error) {
+	if len(posts) == 0 {
+		return nil, nil
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT uri FROM tombstones WHERE uri IN (`)
+	args := make([]any, len(posts))
+	for i := range posts {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		fmt.Fprintf(&q, "$%d", i+1)
+		args[i] = posts[i].URI
+	}
+	q.WriteByte(')')
+	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out map[string]bool
+	for rows.Next() {
+		var uri string
+		if err := rows.Scan(&uri); err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = map[string]bool{}
+		}
+		out[uri] = true
+	}
+	return out, rows.Err()
+}
+
+// saveStmts are the statements of SaveBatch, prepared once per transaction.
+type saveStmts struct {
+	insert, update, clearCVEs, mention, cve, sighting *sql.Stmt
+
+	// cves collects the first and last mention time of every CVE the
+	// transaction touches, so that each cves row is upserted once per
+	// transaction rather than once per mention.
+	cves map[string][2]int64
+}
+
+// flushCVEs upserts the collected CVE rows.
+func (ps *saveStmts) flushCVEs(ctx context.Context) error {
+	for id, span := range ps.cves {
+		if _, err := ps.cve.ExecContext(ctx, id, span[0], span[1]); err != nil {
+			return fmt.Errorf("store: cve %s: %w", id, err)
+		}
+	}
+	clear(ps.cves)
+	return nil
+}
+
+func prepareSave(ctx context.Context, tx *sql.Tx) (*saveStmts, error) {
+	ps := &saveStmts{cves: map[string][2]int64{}}
+	for _, s := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&ps.insert, `
 		INSERT INTO posts (uri, url, created_at, edited_at, language, content,
 			reblogs_count, favourites_count, replies_count,
 			account_url, account_acct, account_display_name, account_avatar,
-			first_seen, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+			first_seen, updated_at, next_refresh_at, refresh_step)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, 0)
 		ON CONFLICT (uri) DO NOTHING
-		RETURNING id`,
-		p.URI, p.URL, created, nullMS(p.EditedAt), nullString(p.Language), p.Content,
-		p.Reblogs, p.Favourites, p.Replies,
-		p.Account.URL, p.Account.Acct, p.Account.DisplayName, p.Account.Avatar, now,
-	).Scan(&p.ID)
-	switch {
-	case err == nil:
-		isNew = true
-	case errors.Is(err, sql.ErrNoRows):
-		err = tx.QueryRowContext(ctx, `
+		RETURNING id`},
+		{&ps.update, `
 			UPDATE posts SET
 				url = $2, edited_at = $3, language = $4, content = $5,
 				reblogs_count = CASE WHEN $9 = 1 OR $6 > reblogs_count THEN $6 ELSE reblogs_count END,
@@ -133,7 +242,52 @@ func upsertPost(ctx context.Context, tx *sql.Tx, p *Sighted, now int64) (isNew b
 				account_acct = $10, account_display_name = $11, account_avatar = $12,
 				updated_at = $13
 			WHERE uri = $1
-			RETURNING id`,
+			RETURNING id`},
+		{&ps.clearCVEs, `DELETE FROM post_cves WHERE post_id = $1`},
+		{&ps.mention, `
+			INSERT INTO post_cves (cve_id, post_id, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (cve_id, post_id) DO NOTHING`},
+		{&ps.cve, `
+			INSERT INTO cves (cve_id, first_seen, last_seen) VALUES ($1, $2, $3)
+			ON CONFLICT (cve_id) DO UPDATE SET
+				first_seen = CASE WHEN excluded.first_seen < cves.first_seen THEN excluded.first_seen ELSE cves.first_seen END,
+				last_seen = CASE WHEN excluded.last_seen > cves.last_seen THEN excluded.last_seen ELSE cves.last_seen END`},
+		{&ps.sighting, `
+				INSERT INTO sightings (instance, local_id, post_id, feed, seen_at)
+				VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (instance, local_id) DO UPDATE SET seen_at = excluded.seen_at`},
+	} {
+		st, err := tx.PrepareContext(ctx, s.sql)
+		if err != nil {
+			ps.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		*s.dst = st
+	}
+	return ps, nil
+}
+
+func (ps *saveStmts) close() {
+	for _, st := range []*sql.Stmt{ps.insert, ps.update, ps.clearCVEs, ps.mention, ps.cve, ps.sighting} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// upsertPost stores p (setting p.ID) and replaces its CVE set.
+func (ps *saveStmts) upsertPost(ctx context.Context, p *Sighted, now int64, refreshAt sql.NullInt64) (isNew bool, err error) {
+	created := ms(p.CreatedAt)
+	err = ps.insert.QueryRowContext(ctx,
+		p.URI, p.URL, created, nullMS(p.EditedAt), nullString(p.Language), p.Content,
+		p.Reblogs, p.Favourites, p.Replies,
+		p.Account.URL, p.Account.Acct, p.Account.DisplayName, p.Account.Avatar, now, refreshAt,
+	).Scan(&p.ID)
+	switch {
+	case err == nil:
+		isNew = true
+	case errors.Is(err, sql.ErrNoRows):
+		err = ps.update.QueryRowContext(ctx,
 			p.URI, p.URL, nullMS(p.EditedAt), nullString(p.Language), p.Content,
 			p.Reblogs, p.Favourites, p.Replies, boolInt(p.Authoritative),
 			p.Account.Acct, p.Account.DisplayName, p.Account.Avatar, now,
@@ -142,25 +296,20 @@ func upsertPost(ctx context.Context, tx *sql.Tx, p *Sighted, now int64) (isNew b
 			return false, fmt.Errorf("update: %w", err)
 		}
 		// The CVE set follows the latest text (edits add and remove IDs).
-		if _, err := tx.ExecContext(ctx, `DELETE FROM post_cves WHERE post_id = $1`, p.ID); err != nil {
+		if _, err := ps.clearCVEs.ExecContext(ctx, p.ID); err != nil {
 			return false, fmt.Errorf("clear cves: %w", err)
 		}
 	default:
 		return false, fmt.Errorf("insert: %w", err)
 	}
 	for _, id := range p.CVEs {
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO post_cves (cve_id, post_id, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (cve_id, post_id) DO NOTHING`, id, p.ID, created); err != nil {
+		if _, err := ps.mention.ExecContext(ctx, id, p.ID, created); err != nil {
 			return false, fmt.Errorf("mention %s: %w", id, err)
 		}
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO cves (cve_id, first_seen, last_seen) VALUES ($1, $2, $2)
-			ON CONFLICT (cve_id) DO UPDATE SET
-				first_seen = CASE WHEN excluded.first_seen < cves.first_seen THEN excluded.first_seen ELSE cves.first_seen END,
-				last_seen = CASE WHEN excluded.last_seen > cves.last_seen THEN excluded.last_seen ELSE cves.last_seen END`,
-			id, created); err != nil {
-			return false, fmt.Errorf("cve %s: %w", id, err)
+		if span, ok := ps.cves[id]; ok {
+			ps.cves[id] = [2]int64{min(span[0], created), max(span[1], created)}
+		} else {
+			ps.cves[id] = [2]int64{created, created}
 		}
 	}
 	return isNew, nil

@@ -243,3 +243,94 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatalf("after reopen: posts %d, cursor %+v", n, st.Cursor)
 	}
 }
+
+func TestTombstoneStopsReingestion(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	p := post("https://a.example/users/x/statuses/1", t0.Add(-time.Hour), "x", "CVE-2024-3094")
+	p.LocalID = "101"
+	if _, err := db.SaveBatch(ctx, Batch{Instance: "a.example", Feed: "public", Posts: []Sighted{p}, RefreshAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	// The delete event names only the instance's local id.
+	uri, err := db.DeleteByLocalID(ctx, "a.example", "101", "delete event")
+	if err != nil || uri != p.URI {
+		t.Fatalf("DeleteByLocalID = %q, %v", uri, err)
+	}
+	if n, _ := db.PostCount(ctx); n != 0 {
+		t.Fatalf("%d posts after delete", n)
+	}
+	if ms, _ := db.Mentions(ctx, time.Unix(0, 0)); len(ms) != 0 {
+		t.Fatalf("mentions survive the delete: %v", ms)
+	}
+	// Another instance still has it, under another local id.
+	p.LocalID = "999"
+	res, err := db.SaveBatch(ctx, Batch{Instance: "b.example", Feed: "search", Posts: []Sighted{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tombstoned != 1 || res.New != 0 {
+		t.Fatalf("re-delivery: %+v", res)
+	}
+	if n, _ := db.PostCount(ctx); n != 0 {
+		t.Fatal("tombstoned post was stored again")
+	}
+	// Unknown local ids are not an error.
+	if uri, err := db.DeleteByLocalID(ctx, "a.example", "nope", "x"); err != nil || uri != "" {
+		t.Fatalf("unknown id: %q, %v", uri, err)
+	}
+}
+
+func TestGoneRemovesWithoutTombstone(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	p := post("https://a.example/s/1", t0.Add(-time.Hour), "x", "CVE-2024-3094")
+	p.LocalID = "1"
+	if _, err := db.SaveBatch(ctx, Batch{Instance: "a.example", Feed: "public", Posts: []Sighted{p}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.SaveBatch(ctx, Batch{Instance: "a.example", Feed: "stream", Gone: []string{p.URI}})
+	if err != nil || res.Removed != 1 {
+		t.Fatalf("gone: %+v, %v", res, err)
+	}
+	if dead, _ := db.Tombstoned(ctx, p.URI); dead {
+		t.Fatal("an edit that drops the CVEs must not tombstone the post")
+	}
+	if res, _ := db.SaveBatch(ctx, Batch{Instance: "a.example", Feed: "stream", Posts: []Sighted{p}}); res.New != 1 {
+		t.Fatalf("edited back: %+v", res)
+	}
+}
+
+func TestRefreshSchedule(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	a := post("https://a.example/users/x/statuses/1", t0.Add(-time.Hour), "x", "CVE-2024-3094")
+	a.LocalID = "11"
+	b := post("https://b.example/s/2", t0.Add(-time.Hour), "y", "CVE-2024-3095")
+	b.LocalID = "12"
+	if _, err := db.SaveBatch(ctx, Batch{Instance: "a.example", Feed: "public", Posts: []Sighted{a, b}, RefreshAt: t0.Add(5 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := db.DueRefresh(ctx, t0, 10); len(due) != 0 {
+		t.Fatalf("due before time: %v", due)
+	}
+	due, err := db.DueRefresh(ctx, t0.Add(5*time.Minute), 10)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("due = %v, %v", due, err)
+	}
+	if s := due[0].Sightings; len(s) != 1 || s[0].Instance != "a.example" {
+		t.Fatalf("sightings = %v", s)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(db.ScheduleRefresh(ctx, due[0].ID, t0.Add(time.Hour), 1))
+	must(db.ScheduleRefresh(ctx, due[1].ID, time.Time{}, 7)) // out of the window
+	due, err = db.DueRefresh(ctx, t0.Add(48*time.Hour), 10)
+	if err != nil || len(due) != 1 || due[0].Step != 1 {
+		t.Fatalf("after scheduling: %v, %v", due, err)
+	}
+}

@@ -48,6 +48,8 @@ type Site struct {
 	tmpl  *template.Template
 	mux   *http.ServeMux
 	now   func() time.Time
+
+	statusFn StatusFunc // ingestion health; see SetStatus
 }
 
 // ContentSecurityPolicy allows nothing but the site's own stylesheet and
@@ -61,6 +63,7 @@ func New(tr Trend, log *slog.Logger) (*Site, error) {
 		"weight": formatWeight,
 		"pct":    func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 		"safe":   func(s string) template.HTML { return template.HTML(s) }, // content is sanitised at ingest
+		"lag":    lag,
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
@@ -69,6 +72,7 @@ func New(tr Trend, log *slog.Logger) (*Site, error) {
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	s.mux.HandleFunc("GET /{$}", s.home)
+	s.mux.HandleFunc("GET /status", s.status)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, http.StatusNotFound, "There is no page at this address.")
 	})
