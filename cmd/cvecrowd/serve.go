@@ -16,6 +16,7 @@ import (
 	"github.com/cvecrowd/cvecrowd/internal/enrich"
 	"github.com/cvecrowd/cvecrowd/internal/httpapi"
 	"github.com/cvecrowd/cvecrowd/internal/ingest"
+	"github.com/cvecrowd/cvecrowd/internal/lease"
 	"github.com/cvecrowd/cvecrowd/internal/store"
 	"github.com/cvecrowd/cvecrowd/internal/trend"
 	"github.com/cvecrowd/cvecrowd/internal/web"
@@ -33,8 +34,14 @@ type Config struct {
 	Instances    []string
 	PollInterval time.Duration
 	CacheTTL     time.Duration
-	NoIngest     bool
-	LogLevel     slog.Level
+	// Role picks the work of this process (RoleAll, RoleWeb, RoleIngest);
+	// with PostgreSQL, ingest work is split between processes by leases
+	// that expire after LeaseTTL, held as NodeID.
+	Role     string
+	LeaseTTL time.Duration
+	NodeID   string
+	NoIngest bool
+	LogLevel slog.Level
 	// Enrich runs the background worker that fetches official CVE data
 	// from Sources (SPEC §3) every EnrichInterval.
 	Enrich         bool
@@ -57,6 +64,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", 2*time.Second, "how long a computed ranking is reused")
 	fs.BoolVar(&cfg.NoIngest, "no-ingest", false, "serve only; do not poll any instance")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.Role, "role", RoleAll, "work of this process: all, web (page and API) or ingest (polling, streaming, refresh, enrichment)")
+	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", 30*time.Second, "with PostgreSQL: a dead process's ingest work moves to another within this time")
+	fs.StringVar(&cfg.NodeID, "node-id", "", "with PostgreSQL: this process's name in leases (default host:pid:random)")
 	fs.BoolVar(&cfg.Enrich, "enrich", true, "fetch official CVE data (CVE Services, NVD, EPSS, KEV) in the background")
 	fs.DurationVar(&cfg.EnrichInterval, "enrich-interval", time.Minute, "pause between enrichment rounds")
 	fs.StringVar(&cfg.CVESources.CVEServicesURL, "cve-services-url", enrich.DefaultCVEServicesURL, "CVE Services API base (records at /cve/<ID>)")
@@ -92,6 +102,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("serve: --log-level: %w", err)
+	}
+	switch cfg.Role {
+	case RoleAll, RoleWeb, RoleIngest:
+	default:
+		return fmt.Errorf("serve: --role %q: want all, web or ingest", cfg.Role)
+	}
+	if cfg.LeaseTTL < time.Second {
+		return fmt.Errorf("serve: --lease-ttl %s is too short (minimum 1s)", cfg.LeaseTTL)
 	}
 	if strings.TrimSpace(cfg.Listen) == "" {
 		return errors.New("serve: --listen must not be empty (e.g. 127.0.0.1:8080, or :8080 for every interface)")
@@ -186,8 +204,25 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	// The ingester exists before the server answers, so that status
 	// handlers never see it appear.
-	if !m.Config.NoIngest && len(m.Config.Instances)+len(m.Config.Sources) > 0 {
+	// Several processes share a PostgreSQL database: ingest work goes by
+	// leases. SQLite is one process's database; nothing to split.
+	var keeper *lease.Keeper
+	if m.DB.Engine() == store.Postgres {
+		holder := m.Config.NodeID
+		if holder == "" {
+			holder = lease.NewHolder()
+		}
+		keeper = &lease.Keeper{Store: m.DB, Holder: holder, TTL: m.Config.LeaseTTL, Log: m.Log.With("component", "lease")}
+	}
+	ingests := m.Config.Role != RoleWeb
+	if ingests && !m.Config.NoIngest && len(m.Config.Instances)+len(m.Config.Sources) > 0 {
+		ua := ""
+		if keeper != nil {
+			ua = "cvecrowd (+https://github.com/cvecrowd/cvecrowd; node " + keeper.Holder + ")"
+		}
 		m.Ingester, err = ingest.New(ingest.Config{
+			Leases:         keeper,
+			UserAgent:      ua,
 			Instances:      m.Config.Instances,
 			Sources:        m.Config.Sources,
 			PollInterval:   m.Config.PollInterval,
@@ -202,8 +237,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.ln, err = net.Listen("tcp", m.Config.Listen); err != nil {
 		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)
 	}
+	var handler http.Handler = apiPaths(mux, api)
+	if m.Config.Role == RoleIngest {
+		handler = opsOnly(mux)
+	}
 	m.server = &http.Server{
-		Handler:           apiPaths(mux, api),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -222,14 +261,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.cancel = cancel
 		m.wg.Go(func() { m.Ingester.Run(ictx) })
 	}
-	if m.Config.Enrich {
+	if m.Config.Enrich && ingests {
 		// Offline, the worker logs that its sources are unreachable and
 		// backs off; CVEs stay listed as unverified.
 		w := enrich.NewWorker(enrich.NewClient(m.Config.CVESources), m.DB,
 			enrich.Policy{Interval: m.Config.EnrichInterval}, m.Log.With("component", "enrich"))
 		ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		m.stopEnrich = cancel
-		m.wg.Go(func() { w.Run(ectx) })
+		if keeper != nil {
+			m.wg.Go(func() { keeper.Run(ectx, "enrich", w.Run) })
+		} else {
+			m.wg.Go(func() { w.Run(ectx) })
+		}
 	}
 	return nil
 }
@@ -272,6 +315,25 @@ func (m *Main) Close() error {
 		m.DB = nil
 	}
 	return errors.Join(errs...)
+}
+
+// Process roles (--role).
+const (
+	RoleAll    = "all"
+	RoleWeb    = "web"
+	RoleIngest = "ingest"
+)
+
+// opsOnly serves an ingest-only process: health, readiness and metrics.
+func opsOnly(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			mux.ServeHTTP(w, r)
+		default:
+			http.Error(w, "this process runs with --role ingest: only /healthz, /readyz and /metrics", http.StatusNotFound)
+		}
+	})
 }
 
 // apiPaths sends every /api and /v2 request to the API as it is: the mux

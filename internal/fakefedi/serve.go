@@ -98,6 +98,8 @@ type Request struct {
 	// Auth reports whether an Authorization header was present; cvecrowd
 	// polls public timelines anonymously and tests check it stays so.
 	Auth bool
+	// Agent is the User-Agent header: it tells cooperating clients apart.
+	Agent string
 	// Faulted reports whether an injected fault was applied.
 	Faulted bool
 }
@@ -152,6 +154,7 @@ func (s *Server) enter(r *http.Request, path string, now time.Time, faulted bool
 		Query:   r.URL.Query(),
 		Time:    now,
 		Auth:    r.Header.Get("Authorization") != "",
+		Agent:   r.Header.Get("User-Agent"),
 		Faulted: faulted,
 	})
 	// Trim in bulk, not per request, so the log costs amortised O(1).

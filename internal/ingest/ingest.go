@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cvecrowd/cvecrowd/internal/cve"
+	"github.com/cvecrowd/cvecrowd/internal/lease"
 	"github.com/cvecrowd/cvecrowd/internal/mastodon"
 	"github.com/cvecrowd/cvecrowd/internal/sanitize"
 	"github.com/cvecrowd/cvecrowd/internal/store"
@@ -55,6 +56,11 @@ type Config struct {
 	HTTPTimeout   time.Duration
 
 	StreamIdle time.Duration // a stream silent this long (no byte, no heartbeat) is dead
+
+	// Leases, when set, splits the work between processes sharing one
+	// database: each instance, and the count refresh, runs in one process
+	// at a time.
+	Leases *lease.Keeper
 
 	RefreshSteps   []time.Duration // decaying count-refresh schedule; the last step repeats
 	RefreshEvery   time.Duration   // how often due refreshes are looked up
@@ -161,29 +167,50 @@ func (in *Ingester) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	clients := map[string]*mastodon.Client{}
 	for _, src := range in.sources {
-		p := &poller{
-			in:       in,
-			src:      src,
-			instance: src.host,
-			client:   src.client,
-			log:      in.log.With("instance", src.host),
-			kick:     make(chan struct{}, 1),
-		}
 		clients[src.host] = src.client
-		for _, f := range p.feeds() {
-			in.Stats.SetState(src.host, f, StateStarting)
-		}
-		wg.Go(func() { p.run(ctx) })
-		if src.feeds[FeedStream] {
-			in.Stats.SetState(src.host, FeedStream, StateStarting)
-			sm := &streamer{p: p, log: p.log.With("feed", FeedStream)}
-			wg.Go(func() { sm.run(ctx) })
-		}
+		// One instance's feeds, stream included, belong to one process at
+		// a time, so its request budget is never spent twice.
+		wg.Go(func() {
+			in.leased(ctx, "instance:"+src.host, func(ctx context.Context) { in.runSource(ctx, src) })
+		})
 	}
 	r := newRefresher(in, clients)
-	wg.Go(func() { r.run(ctx) })
+	wg.Go(func() { in.leased(ctx, "refresh", r.run) })
 	wg.Wait()
 	return nil
+}
+
+// leased runs work under the named lease when several processes share the
+// database (Config.Leases), else directly.
+func (in *Ingester) leased(ctx context.Context, name string, work func(context.Context)) {
+	if in.cfg.Leases == nil {
+		work(ctx)
+		return
+	}
+	in.cfg.Leases.Run(ctx, name, work)
+}
+
+// runSource polls (and streams) one instance until ctx ends.
+func (in *Ingester) runSource(ctx context.Context, src source) {
+	var wg sync.WaitGroup
+	p := &poller{
+		in:       in,
+		src:      src,
+		instance: src.host,
+		client:   src.client,
+		log:      in.log.With("instance", src.host),
+		kick:     make(chan struct{}, 1),
+	}
+	for _, f := range p.feeds() {
+		in.Stats.SetState(src.host, f, StateStarting)
+	}
+	wg.Go(func() { p.run(ctx) })
+	if src.feeds[FeedStream] {
+		in.Stats.SetState(src.host, FeedStream, StateStarting)
+		sm := &streamer{p: p, log: p.log.With("feed", FeedStream)}
+		wg.Go(func() { sm.run(ctx) })
+	}
+	wg.Wait()
 }
 
 // poller polls the feeds of one instance, one request at a time.
