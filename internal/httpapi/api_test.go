@@ -67,7 +67,7 @@ func setup(t *testing.T) fixture {
 	tr := trend.New(db, time.Second)
 	tr.SetClock(func() time.Time { return now })
 	api := New(db, tr, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := httptest.NewServer(api)
+	srv := httptest.NewServer(validated(t, api))
 	t.Cleanup(srv.Close)
 	return fixture{srv: srv, key: key}
 }
