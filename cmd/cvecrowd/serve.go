@@ -33,6 +33,13 @@ type Config struct {
 	CacheTTL     time.Duration
 	NoIngest     bool
 	LogLevel     slog.Level
+	// RateLimit is each API key's allowance; zero means unlimited (the
+	// --rate-limit flag defaults to 60/minute).
+	RateLimit httpapi.RateLimit
+	// SignupOpen lets anyone create a portal account (--signup open).
+	SignupOpen bool
+	// UsageFlush is how often API key usage is written (zero: 5s).
+	UsageFlush time.Duration
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -46,8 +53,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", 2*time.Second, "how long a computed ranking is reused")
 	fs.BoolVar(&cfg.NoIngest, "no-ingest", false, "serve only; do not poll any instance")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	rateLimit := fs.String("rate-limit", httpapi.DefaultRateLimit.String(), "requests each API key may make: N/second, N/minute, N/hour or N/DURATION")
+	signup := fs.String("signup", "open", "portal sign-up: open (anyone) or closed (accounts made with cvecrowd users create)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var err error
+	if cfg.RateLimit, err = httpapi.ParseRateLimit(*rateLimit); err != nil {
+		return fmt.Errorf("serve: --rate-limit: %w", err)
+	}
+	switch *signup {
+	case "open":
+		cfg.SignupOpen = true
+	case "closed":
+	default:
+		return fmt.Errorf("serve: --signup %q: want open or closed", *signup)
 	}
 	cfg.Instances = instances.values
 	if err := cfg.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -76,6 +96,9 @@ type Main struct {
 	DB       *store.DB
 	Trend    *trend.Service
 	Ingester *ingest.Ingester
+	Usage    *httpapi.Usage
+
+	usageCancel context.CancelFunc
 
 	ln     net.Listener
 	server *http.Server
@@ -100,8 +123,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.Trend = trend.New(m.DB, m.Config.CacheTTL)
-	api := httpapi.New(m.DB, m.Trend, m.Log)
+	m.Usage = httpapi.NewUsage(m.DB, m.Log)
+	limit := m.Config.RateLimit
+	if limit.Requests == 0 {
+		limit = httpapi.RateLimit{Requests: 1 << 30, Per: time.Hour} // unlimited, still reported
+	}
+	api := httpapi.New(m.DB, m.Trend, m.Log, httpapi.WithRateLimit(limit), httpapi.WithUsage(m.Usage))
 	site, err := web.New(m.Trend, m.Log)
+	if err != nil {
+		return err
+	}
+	portal, err := web.NewPortal(site, m.DB, web.PortalConfig{SignupOpen: m.Config.SignupOpen, Pending: m.Usage.Pending})
 	if err != nil {
 		return err
 	}
@@ -122,13 +154,22 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.Handle("/portal/", portal)
 	mux.Handle("/", site)
 
 	if m.ln, err = net.Listen("tcp", m.Config.Listen); err != nil {
 		return fmt.Errorf("listen %s: %w", m.Config.Listen, err)
 	}
 	m.server = &http.Server{
-		Handler:           mux,
+		// API paths go straight to the API, which answers non-canonical
+		// paths with a JSON 400 where the mux would redirect.
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/v2/") {
+				api.ServeHTTP(w, r)
+				return
+			}
+			mux.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -141,6 +182,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.Log.Error("http server stopped", "err", err)
 		}
 	})
+	flush := m.Config.UsageFlush
+	if flush <= 0 {
+		flush = 5 * time.Second
+	}
+	uctx, ucancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.usageCancel = ucancel
+	m.wg.Go(func() { m.Usage.Run(uctx, flush) })
 
 	if !m.Config.NoIngest && len(m.Config.Instances) > 0 {
 		m.Ingester, err = ingest.New(ingest.Config{
@@ -177,7 +225,16 @@ func (m *Main) Close() error {
 		errs = append(errs, m.server.Shutdown(ctx))
 		cancel()
 	}
+	if m.usageCancel != nil {
+		m.usageCancel()
+	}
 	m.wg.Wait()
+	if m.Usage != nil && m.DB != nil {
+		// The server has drained: count its last requests.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, m.Usage.Flush(ctx))
+		cancel()
+	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
 		m.DB = nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +69,7 @@ func New(keys Keys, tr Trend, log *slog.Logger, opts ...Option) *API {
 	for _, prefix := range []string{"/api/v1", "/v2"} {
 		a.route(prefix+"/cves", a.listCVEs(prefix == "/v2"))
 		a.route(prefix+"/cves/{cve_id}", a.getCVE)
-		a.route(prefix+"/cves/{cve_id}/posts", a.listPosts)
+		a.route(prefix+"/cves/{cve_id}/posts", a.listPosts(prefix == "/v2"))
 	}
 	notFound := a.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "no such API route: " + r.URL.Path}
@@ -117,8 +118,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if h, pattern := a.public.Handler(r); pattern != "" {
-		h.ServeHTTP(w, r)
+	if _, pattern := a.public.Handler(r); pattern != "" {
+		a.public.ServeHTTP(w, r) // (not the handler found: ServeHTTP sets the path values)
 		return
 	}
 	k, err := a.authenticate(r)
@@ -153,7 +154,8 @@ func checkShape(r *http.Request) error {
 		return &Error{Status: http.StatusRequestHeaderFieldsTooLarge, Code: "headers_too_large",
 			Detail: fmt.Sprintf("request line and headers total %d bytes; at most %d are accepted", size, MaxHeaderBytes)}
 	}
-	p := r.URL.Path
+	// The escaped path: %2F inside a parameter is the parameter's business.
+	p := r.URL.EscapedPath()
 	if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
 		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..") {
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_path", Detail: "the path is not canonical (no //, . or .. segments): " + truncate(p, 80)}
@@ -196,7 +198,12 @@ func (a *API) authenticate(r *http.Request) (store.APIKey, error) {
 
 // intParam reads an optional integer parameter within [lo, hi].
 func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
-	vs, ok := r.URL.Query()[name]
+	// url.Values from r.URL.Query() silently drops malformed pairs; refuse them instead.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return 0, badParam("the query string is malformed (%v); parameters are days, limit and offset", err)
+	}
+	vs, ok := q[name]
 	if !ok {
 		return def, nil
 	}
@@ -290,7 +297,15 @@ func (a *API) getCVE(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) listPosts(w http.ResponseWriter, r *http.Request) error {
+func (a *API) listPosts(v2 bool) handler {
+	def := 0 // v1: everything
+	if v2 {
+		def = 100
+	}
+	return func(w http.ResponseWriter, r *http.Request) error { return a.posts(w, r, def) }
+}
+
+func (a *API) posts(w http.ResponseWriter, r *http.Request, defLimit int) error {
 	id, err := cveID(r)
 	if err != nil {
 		return err
@@ -299,7 +314,7 @@ func (a *API) listPosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(r, "limit", 0, 1, MaxLimit)
+	limit, err := intParam(r, "limit", defLimit, 1, MaxLimit)
 	if err != nil {
 		return err
 	}

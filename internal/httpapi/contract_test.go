@@ -73,11 +73,20 @@ func validated(t *testing.T, h http.Handler) http.Handler {
 }
 
 func checkContract(doc *openapi3.T, router routers.Router, r *http.Request, status int, h http.Header, body []byte) error {
-	route, params, err := router.FindRoute(r)
+	find := r
+	if r.Method == http.MethodHead {
+		// HEAD is served wherever GET is; the validator skips its (empty) body.
+		find = r.Clone(r.Context())
+		find.Method = http.MethodGet
+	}
+	route, params, err := router.FindRoute(find)
 	if err != nil {
 		if !errors.Is(err, routers.ErrPathNotFound) && !errors.Is(err, routers.ErrMethodNotAllowed) &&
 			!strings.Contains(err.Error(), routers.ErrPathNotFound.Error()) && !strings.Contains(err.Error(), routers.ErrMethodNotAllowed.Error()) {
 			return err
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/docs/") && status == http.StatusOK {
+			return nil // the docs page's static files, which the document leaves out on purpose
 		}
 		// No operation: the answer must be one of the documented errors.
 		if !slices.Contains([]int{400, 401, 404, 405, 429, 431}, status) {

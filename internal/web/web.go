@@ -59,6 +59,7 @@ func New(tr Trend, log *slog.Logger) (*Site, error) {
 		"ago":    ago,
 		"weight": formatWeight,
 		"safe":   func(s string) template.HTML { return template.HTML(s) }, // content is sanitised at ingest
+		"when":   when,
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
