@@ -4,6 +4,9 @@
 //
 //	cvecrowd serve [--db PATH] [--listen ADDR] [--instance URL ...] [--poll-interval D]
 //	cvecrowd keys create --db PATH --name NAME
+//	cvecrowd keys list --db PATH
+//	cvecrowd keys revoke --db PATH (--id N | --prefix cvc_xxxxxxxx)
+//	cvecrowd users create --db PATH --email EMAIL [--password-stdin]
 //	cvecrowd migrate --db PATH
 //
 // Every flag can also be set with the environment variable CVECROWD_<FLAG>
@@ -39,6 +42,9 @@ const usage = `cvecrowd watches the Fediverse for CVE mentions and serves them r
 Commands:
   serve         run the web page, the API and ingestion
   keys create   create an API key and print it on stdout
+  keys list     list API keys (prefix, owner, usage, status)
+  keys revoke   revoke an API key by id or prefix
+  users create  create a portal account (password from stdin, or generated and printed)
   migrate       create or upgrade the database schema
 
 Run "cvecrowd COMMAND -h" for a command's flags.
@@ -56,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return keys(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], stdout, stderr)
+	case "users":
+		return users(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
