@@ -128,7 +128,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if limit.Requests == 0 {
 		limit = httpapi.RateLimit{Requests: 1 << 30, Per: time.Hour} // unlimited, still reported
 	}
-	api := httpapi.New(m.DB, m.Trend, m.Log, httpapi.WithRateLimit(limit), httpapi.WithUsage(m.Usage))
+	api := httpapi.New(m.DB, m.Trend, m.Log, httpapi.WithRateLimit(limit), httpapi.WithUsage(m.Usage),
+		httpapi.WithAnswerCache(m.Config.CacheTTL))
 	site, err := web.New(m.Trend, m.Log)
 	if err != nil {
 		return err
@@ -229,6 +230,9 @@ func (m *Main) Close() error {
 		m.usageCancel()
 	}
 	m.wg.Wait()
+	if m.Trend != nil {
+		m.Trend.Close() // background ranking refreshes end before the store closes
+	}
 	if m.Usage != nil && m.DB != nil {
 		// The server has drained: count its last requests.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -43,6 +43,7 @@ type API struct {
 	limit   RateLimit
 	limiter *limiter
 	usage   *Usage
+	answers *answerCache // nil: no answer cache
 	now     func() time.Time
 }
 
@@ -256,16 +257,18 @@ func (a *API) listCVEs(v2 bool) handler {
 		if err != nil {
 			return err
 		}
-		entries, err := a.trend.Top(r.Context(), d)
-		if err != nil {
-			return err
-		}
-		ids := make([]string, 0, len(entries))
-		for _, e := range page(entries, offset, limit) {
-			ids = append(ids, e.CVE)
-		}
-		writeJSON(w, http.StatusOK, ids)
-		return nil
+		key := fmt.Sprintf("cves|%d|%d|%d", d, limit, offset)
+		return a.answer(w, key, func() (any, error) {
+			entries, err := a.trend.Top(r.Context(), d)
+			if err != nil {
+				return nil, err
+			}
+			ids := make([]string, 0, len(entries))
+			for _, e := range page(entries, offset, limit) {
+				ids = append(ids, e.CVE)
+			}
+			return ids, nil
+		})
 	}
 }
 
@@ -289,12 +292,13 @@ func (a *API) getCVE(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.trend.CVE(r.Context(), id, d)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, NewCVE(c))
-	return nil
+	return a.answer(w, fmt.Sprintf("cve|%s|%d", id, d), func() (any, error) {
+		c, err := a.trend.CVE(r.Context(), id, d)
+		if err != nil {
+			return nil, err
+		}
+		return NewCVE(c), nil
+	})
 }
 
 func (a *API) listPosts(v2 bool) handler {
@@ -322,20 +326,21 @@ func (a *API) posts(w http.ResponseWriter, r *http.Request, defLimit int) error 
 	if err != nil {
 		return err
 	}
-	posts, err := a.trend.Posts(r.Context(), id, d)
-	if err != nil {
-		return err
-	}
-	if len(posts) == 0 {
-		// Tell an unknown CVE from a known one that is quiet in the window.
-		if _, err := a.trend.CVE(r.Context(), id, d); err != nil {
-			return err
+	return a.answer(w, fmt.Sprintf("posts|%s|%d|%d|%d", id, d, limit, offset), func() (any, error) {
+		posts, err := a.trend.Posts(r.Context(), id, d)
+		if err != nil {
+			return nil, err
 		}
-	}
-	out := make([]Post, 0, len(posts))
-	for _, p := range page(posts, offset, limit) {
-		out = append(out, NewPost(p))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+		if len(posts) == 0 {
+			// Tell an unknown CVE from a known one that is quiet in the window.
+			if _, err := a.trend.CVE(r.Context(), id, d); err != nil {
+				return nil, err
+			}
+		}
+		out := make([]Post, 0, len(posts))
+		for _, p := range page(posts, offset, limit) {
+			out = append(out, NewPost(p))
+		}
+		return out, nil
+	})
 }

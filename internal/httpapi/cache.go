@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// WithAnswerCache keeps each successful answer's JSON bytes for ttl, keyed
+// by route and parameters: under load the ranking is computed once per
+// cache period and each request costs a map lookup and a write, instead of
+// a query and an encoding. Answers are then at most ttl older than the
+// ranking they come from.
+func WithAnswerCache(ttl time.Duration) Option {
+	return func(a *API) {
+		if ttl > 0 {
+			a.answers = &answerCache{ttl: ttl, m: make(map[string]cachedAnswer)}
+		}
+	}
+}
+
+// maxCachedAnswers bounds the cache: parameters come from clients, so the
+// number of distinct keys is theirs to choose.
+const maxCachedAnswers = 4096
+
+type answerCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]cachedAnswer
+}
+
+type cachedAnswer struct {
+	body       []byte
+	at         time.Time
+	refreshing bool // one request is recomputing it
+}
+
+// get returns a fresh cached answer. Past half its life, the first request
+// to see an entry is told to recompute it (ok false) while the others keep
+// being served the cached copy, so under load nobody waits for a
+// recomputation, and no answer outlives the TTL.
+func (c *answerCache) get(key string, now time.Time) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok {
+		return nil, false
+	}
+	age := now.Sub(e.at)
+	if age >= c.ttl {
+		return nil, false
+	}
+	if age >= c.ttl/2 && !e.refreshing {
+		e.refreshing = true
+		c.m[key] = e
+		return nil, false
+	}
+	return e.body, true
+}
+
+func (c *answerCache) put(key string, body []byte, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCachedAnswers {
+		for k, e := range c.m {
+			if now.Sub(e.at) >= c.ttl {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= maxCachedAnswers {
+			clear(c.m)
+		}
+	}
+	c.m[key] = cachedAnswer{body: body, at: now}
+}
+
+// answer writes the 200 answer computed by fn, from the cache when a fresh
+// copy is there.
+func (a *API) answer(w http.ResponseWriter, key string, fn func() (any, error)) error {
+	now := a.now()
+	if a.answers != nil {
+		if b, ok := a.answers.get(key, now); ok {
+			writeBody(w, http.StatusOK, b)
+			return nil
+		}
+	}
+	v, err := fn()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	if a.answers != nil {
+		a.answers.put(key, buf.Bytes(), now)
+	}
+	writeBody(w, http.StatusOK, buf.Bytes())
+	return nil
+}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(b)
+}
