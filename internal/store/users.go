@@ -167,13 +167,11 @@ func (db *DB) keyInfos(ctx context.Context, query string, args ...any) ([]KeyInf
 // account is revoked (the portal); ErrNotFound when there is no such key.
 // Revoking a revoked key keeps its first revocation time.
 func (db *DB) RevokeAPIKey(ctx context.Context, id int64, userID *int64) error {
-	var owner sql.NullInt64
+	query, args := `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`, []any{id, ms(db.now())}
 	if userID != nil {
-		owner = sql.NullInt64{Int64: *userID, Valid: true}
+		query, args = query+` AND user_id = $3`, append(args, *userID)
 	}
-	res, err := db.sql.ExecContext(ctx, `
-		UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2)
-		WHERE id = $1 AND ($3 IS NULL OR user_id = $3)`, id, ms(db.now()), owner)
+	res, err := db.sql.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("store: revoke api key %d: %w", id, err)
 	}
