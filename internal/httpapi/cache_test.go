@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,5 +88,22 @@ func TestAnswerCacheBounded(t *testing.T) {
 	}
 	if len(c.m) > maxCachedAnswers {
 		t.Fatalf("cache holds %d answers", len(c.m))
+	}
+}
+
+type panickingTrend struct{ countingTrend }
+
+func (*panickingTrend) Top(ctx context.Context, days int) ([]rank.Entry, error) { panic("bug") }
+
+// TestPanicIsJSON500: a bug answers a JSON 500 and no stack trace.
+func TestPanicIsJSON500(t *testing.T) {
+	f := setup(t)
+	a := New(f.db, &panickingTrend{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(validated(t, a))
+	t.Cleanup(srv.Close)
+	status, h, b := fixture{srv: srv, key: f.key}.get(t, "GET", "/api/v1/cves")
+	if status != 500 || !strings.HasPrefix(h.Get("Content-Type"), "application/json") || errorCode(t, b) != "internal_error" ||
+		strings.Contains(string(b), "goroutine") || strings.Contains(string(b), "bug") {
+		t.Fatalf("panic answered %d %s", status, b)
 	}
 }
