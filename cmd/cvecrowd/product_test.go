@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -287,5 +288,46 @@ func TestExamples(t *testing.T) {
 	cmd.Env = env
 	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "404") {
 		t.Fatalf("go example on an unknown CVE: %v %s", err, b)
+	}
+}
+
+// TestMalformedRequests sends requests no client library would: the server
+// answers a 4xx and closes, never a 5xx. Headers too broken for net/http to
+// parse get its plain-text 400; oversized but well-formed ones reach the API
+// and get its JSON 431.
+func TestMalformedRequests(t *testing.T) {
+	m := bootSeeded(t, Config{})
+	addr := strings.TrimPrefix(m.URL(), "http://")
+	tests := []struct {
+		name, raw string
+		status    string
+		json      bool
+	}{
+		{"no colon in header", "GET /api/v1/cves HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n", "400", false},
+		{"control byte in header", "GET /api/v1/cves HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \x01\x02\r\n\r\n", "400", false},
+		{"bad request line", "GET\r\n\r\n", "400", false},
+		{"20 KiB header", "GET /api/v1/cves HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Junk: " + strings.Repeat("a", 20<<10) + "\r\n\r\n", "431", true},
+		{"space in path", "GET /api/v1/cves/CVE 2024 HTTP/1.1\r\nHost: x\r\n\r\n", "400", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			must(t, err)
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err = conn.Write([]byte(tt.raw))
+			must(t, err)
+			b, _ := io.ReadAll(conn)
+			resp := string(b)
+			if !strings.HasPrefix(resp, "HTTP/1.1 "+tt.status) {
+				t.Fatalf("answer %.200q, want status %s", resp, tt.status)
+			}
+			if tt.json && !strings.Contains(resp, `"error":"headers_too_large"`) {
+				t.Fatalf("answer %.300q is not the JSON error", resp)
+			}
+			if strings.Contains(resp, "goroutine") || strings.Contains(resp, ".go:") {
+				t.Fatalf("answer leaks internals: %q", resp)
+			}
+		})
 	}
 }
