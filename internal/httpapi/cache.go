@@ -21,14 +21,18 @@ func WithAnswerCache(ttl time.Duration) Option {
 	}
 }
 
-// maxCachedAnswers bounds the cache: parameters come from clients, so the
-// number of distinct keys is theirs to choose.
-const maxCachedAnswers = 4096
+// maxCachedAnswers and maxCachedBytes bound the cache: parameters come from
+// clients, so the number of distinct keys is theirs to choose.
+const (
+	maxCachedAnswers = 4096
+	maxCachedBytes   = 64 << 20
+)
 
 type answerCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]cachedAnswer
+	ttl   time.Duration
+	mu    sync.Mutex
+	m     map[string]cachedAnswer
+	bytes int // total size of the cached bodies
 }
 
 type cachedAnswer struct {
@@ -61,19 +65,29 @@ func (c *answerCache) get(key string, now time.Time) ([]byte, bool) {
 }
 
 func (c *answerCache) put(key string, body []byte, now time.Time) {
+	if len(body) > maxCachedBytes/8 {
+		return // too big to be worth evicting everything else for
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= maxCachedAnswers {
+	if old, ok := c.m[key]; ok {
+		c.bytes -= len(old.body)
+		delete(c.m, key)
+	}
+	if len(c.m) >= maxCachedAnswers || c.bytes+len(body) > maxCachedBytes {
 		for k, e := range c.m {
 			if now.Sub(e.at) >= c.ttl {
+				c.bytes -= len(e.body)
 				delete(c.m, k)
 			}
 		}
-		if len(c.m) >= maxCachedAnswers {
+		if len(c.m) >= maxCachedAnswers || c.bytes+len(body) > maxCachedBytes {
 			clear(c.m)
+			c.bytes = 0
 		}
 	}
 	c.m[key] = cachedAnswer{body: body, at: now}
+	c.bytes += len(body)
 }
 
 // answer writes the 200 answer computed by fn, from the cache when a fresh

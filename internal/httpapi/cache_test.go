@@ -89,6 +89,17 @@ func TestAnswerCacheBounded(t *testing.T) {
 	if len(c.m) > maxCachedAnswers {
 		t.Fatalf("cache holds %d answers", len(c.m))
 	}
+	big := make([]byte, maxCachedBytes/10)
+	for i := range 30 {
+		c.put("big"+string(rune(i)), big, now)
+	}
+	total := 0
+	for _, e := range c.m {
+		total += len(e.body)
+	}
+	if total > maxCachedBytes || total != c.bytes {
+		t.Fatalf("cache holds %d bytes (counted %d), bound %d", total, c.bytes, maxCachedBytes)
+	}
 }
 
 type panickingTrend struct{ countingTrend }
