@@ -47,7 +47,7 @@ func main() {
 	rank := flag.Int("rank", 10, "bench the posts of the CVE at this place of the 7-day ranking")
 	flag.Parse()
 	if *dbPath == "" {
-		*dbPath = fmt.Sprintf("%s/cvecrowd-bench-%d-%s.db", os.TempDir(), *posts, *span)
+		*dbPath = fmt.Sprintf("%s/cvecrowd-bench-v2-%d-%s.db", os.TempDir(), *posts, *span)
 	}
 	if err := run(*posts, *dbPath, *corpus, *duration, *conc, *ttl, *span, *rank); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -295,7 +295,7 @@ func eachLine(path string, fn func([]byte) error) error {
 	return sc.Err()
 }
 
-// generate stores posts from index have to n, spread uniformly over span
+// generate stores posts from index have to n, dated uniformly over span
 // before now.
 func generate(ctx context.Context, db *store.DB, d distributions, have, n int, now time.Time, span time.Duration) error {
 	rng := rand.New(rand.NewPCG(1, uint64(have)))
@@ -303,6 +303,14 @@ func generate(ctx context.Context, db *store.DB, d distributions, have, n int, n
 	zipf := rand.NewZipf(rng, 1.1, 2, universe-1)
 	engagement := fakefedi.SyntheticEngagement(7)
 	account, left := 0, 0
+	// Posts are stored oldest first, as ingestion stores them (a feed is
+	// read forward in time), so a window's posts sit together on disk.
+	times := make([]int64, n-have)
+	for i := range times {
+		times[i] = rng.Int64N(int64(span))
+	}
+	slices.Sort(times)
+	slices.Reverse(times) // largest age first
 	batch := make([]store.Sighted, 0, 2000)
 	flush := func() error {
 		if len(batch) == 0 {
@@ -335,7 +343,7 @@ func generate(ctx context.Context, db *store.DB, d distributions, have, n int, n
 			text = text[:400]
 		}
 		batch = append(batch, store.Sighted{Post: store.Post{
-			URI: uri, URL: uri, CreatedAt: now.Add(-time.Duration(rng.Int64N(int64(span)))),
+			URI: uri, URL: uri, CreatedAt: now.Add(-time.Duration(times[i-have])),
 			Content: "<p>" + html.EscapeString(text) + " " + strings.Join(cves, " ") + "</p>",
 			Reblogs: r, Favourites: f, Replies: rep,
 			Account: store.Account{URL: fmt.Sprintf("https://bench.example/@u%d", account), Acct: fmt.Sprintf("u%d@bench.example", account),

@@ -258,7 +258,7 @@ func (a *API) listCVEs(v2 bool) handler {
 			return err
 		}
 		key := fmt.Sprintf("cves|%d|%d|%d", d, limit, offset)
-		return a.answer(w, key, func() (any, error) {
+		return a.answer(w, r, key, func() (any, error) {
 			entries, err := a.trend.Top(r.Context(), d)
 			if err != nil {
 				return nil, err
@@ -292,7 +292,7 @@ func (a *API) getCVE(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.answer(w, fmt.Sprintf("cve|%s|%d", id, d), func() (any, error) {
+	return a.answer(w, r, fmt.Sprintf("cve|%s|%d", id, d), func() (any, error) {
 		c, err := a.trend.CVE(r.Context(), id, d)
 		if err != nil {
 			return nil, err
@@ -326,7 +326,7 @@ func (a *API) posts(w http.ResponseWriter, r *http.Request, defLimit int) error 
 	if err != nil {
 		return err
 	}
-	return a.answer(w, fmt.Sprintf("posts|%s|%d|%d|%d", id, d, limit, offset), func() (any, error) {
+	return a.answer(w, r, fmt.Sprintf("posts|%s|%d|%d|%d", id, d, limit, offset), func() (any, error) {
 		posts, err := a.trend.Posts(r.Context(), id, d)
 		if err != nil {
 			return nil, err

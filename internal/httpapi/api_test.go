@@ -40,7 +40,7 @@ func sighted(uri, account string, age time.Duration, reblogs, favs int, cves ...
 	}
 }
 
-func setup(t *testing.T, opts ...Option) fixture {
+func setup(t testing.TB, opts ...Option) fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "api.db"))

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"encoding/json"
 	"net/http"
 	"sync"
@@ -29,10 +31,42 @@ const (
 )
 
 type answerCache struct {
-	ttl   time.Duration
-	mu    sync.Mutex
-	m     map[string]cachedAnswer
-	bytes int // total size of the cached bodies
+	ttl     time.Duration
+	mu      sync.Mutex
+	m       map[string]cachedAnswer
+	bytes   int                // total size of the cached bodies
+	flights map[string]*flight // answers being computed
+}
+
+// flight is one computation of an answer that concurrent requests for the
+// same key wait for, instead of each running the same queries.
+type flight struct {
+	done chan struct{}
+	body []byte
+	err  error
+}
+
+// join returns the flight computing key and whether the caller leads it
+// (and must call land).
+func (c *answerCache) join(key string) (*flight, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f, ok := c.flights[key]; ok {
+		return f, false
+	}
+	if c.flights == nil {
+		c.flights = make(map[string]*flight)
+	}
+	f := &flight{done: make(chan struct{})}
+	c.flights[key] = f
+	return f, true
+}
+
+func (c *answerCache) land(key string, f *flight) {
+	c.mu.Lock()
+	delete(c.flights, key)
+	c.mu.Unlock()
+	close(f.done)
 }
 
 type cachedAnswer struct {
@@ -92,7 +126,7 @@ func (c *answerCache) put(key string, body []byte, now time.Time) {
 
 // answer writes the 200 answer computed by fn, from the cache when a fresh
 // copy is there.
-func (a *API) answer(w http.ResponseWriter, key string, fn func() (any, error)) error {
+func (a *API) answer(w http.ResponseWriter, r *http.Request, key string, fn func() (any, error)) error {
 	now := a.now()
 	if a.answers != nil {
 		if b, ok := a.answers.get(key, now); ok {
@@ -100,21 +134,52 @@ func (a *API) answer(w http.ResponseWriter, key string, fn func() (any, error)) 
 			return nil
 		}
 	}
-	v, err := fn()
+	if a.answers == nil {
+		b, err := encode(fn)
+		if err != nil {
+			return err
+		}
+		writeBody(w, http.StatusOK, b)
+		return nil
+	}
+	f, leader := a.answers.join(key)
+	if leader {
+		f.body, f.err = encode(fn)
+		if f.err == nil {
+			a.answers.put(key, f.body, now)
+		}
+		a.answers.land(key, f)
+	} else {
+		select {
+		case <-f.done:
+		case <-r.Context().Done():
+			return r.Context().Err()
+		}
+	}
+	body, err := f.body, f.err
+	if !leader && err != nil && errors.Is(err, context.Canceled) && r.Context().Err() == nil {
+		// The leader's client went away mid-computation; this one did not.
+		body, err = encode(fn)
+	}
 	if err != nil {
 		return err
+	}
+	writeBody(w, http.StatusOK, body)
+	return nil
+}
+
+func encode(fn func() (any, error)) ([]byte, error) {
+	v, err := fn()
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(true)
 	if err := enc.Encode(v); err != nil {
-		return err
+		return nil, err
 	}
-	if a.answers != nil {
-		a.answers.put(key, buf.Bytes(), now)
-	}
-	writeBody(w, http.StatusOK, buf.Bytes())
-	return nil
+	return buf.Bytes(), nil
 }
 
 func writeBody(w http.ResponseWriter, status int, b []byte) {

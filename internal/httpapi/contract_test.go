@@ -30,7 +30,7 @@ var (
 
 // spec loads api/openapi.yaml once, checks it is a valid OpenAPI 3.0 document
 // and builds a router over it.
-func spec(t *testing.T) (*openapi3.T, routers.Router) {
+func spec(t testing.TB) (*openapi3.T, routers.Router) {
 	t.Helper()
 	specOnce.Do(func() {
 		openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
@@ -54,7 +54,7 @@ func spec(t *testing.T) (*openapi3.T, routers.Router) {
 // against the OpenAPI document: status documented, headers, body schema.
 // Answers to requests the document has no operation for (unknown routes,
 // wrong methods) must still be a documented error body.
-func validated(t *testing.T, h http.Handler) http.Handler {
+func validated(t testing.TB, h http.Handler) http.Handler {
 	doc, router := spec(t)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()

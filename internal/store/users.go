@@ -223,9 +223,14 @@ type StoredKey struct {
 // one), with their hashes, so the caller compares hashes itself in constant
 // time rather than letting an index lookup on the secret's hash decide.
 func (db *DB) APIKeysByPrefix(ctx context.Context, prefix string) ([]StoredKey, error) {
-	rows, err := db.sql.QueryContext(ctx, `
+	// Every API request runs this: prepared once, not parsed each time.
+	stmt, err := db.prepared(ctx, `
 		SELECT id, name, prefix, created_at, last_used_at, revoked_at, requests, hash
-		FROM api_keys WHERE prefix = $1`, prefix)
+		FROM api_keys WHERE prefix = $1`)
+	if err != nil {
+		return nil, fmt.Errorf("store: api keys by prefix: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("store: api keys by prefix: %w", err)
 	}
@@ -245,4 +250,21 @@ func (db *DB) APIKeysByPrefix(ctx context.Context, prefix string) ([]StoredKey, 
 		return nil, fmt.Errorf("store: api keys by prefix: %w", err)
 	}
 	return out, nil
+}
+
+// prepared returns query prepared once per DB (database/sql re-prepares it
+// on each pooled connection as needed).
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.sql.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }

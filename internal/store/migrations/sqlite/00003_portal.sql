@@ -1,5 +1,5 @@
 -- The developer portal: accounts, their server-side sessions, and API keys owned by accounts.
--- Keys made with the admin CLI have no owner (user_id NULL).
+-- Keys made with the admin CLI have no owner (user_id NULL). Also an index for the API's posts route.
 
 -- +goose Up
 CREATE TABLE users (
@@ -24,7 +24,12 @@ CREATE INDEX api_keys_user_id ON api_keys (user_id);
 -- Keys are found by their clear prefix, then their hashes compared in constant time.
 CREATE INDEX api_keys_prefix ON api_keys (prefix);
 
+-- A CVE's posts in a window (the API's posts route) are found by (cve_id, created_at), not by scanning
+-- every post that ever mentioned the CVE.
+CREATE INDEX post_cves_cve_created_at ON post_cves (cve_id, created_at);
+
 -- +goose Down
+DROP INDEX post_cves_cve_created_at;
 DROP INDEX api_keys_prefix;
 DROP INDEX api_keys_user_id;
 ALTER TABLE api_keys DROP COLUMN user_id;
