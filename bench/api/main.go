@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -41,7 +42,7 @@ func main() {
 	dbPath := flag.String("db", "", "database file (default: $TMPDIR/cvecrowd-bench-<posts>.db, reused when present)")
 	corpus := flag.String("corpus", "testdata/corpus", "the real corpus directory (run from the repository root)")
 	duration := flag.Duration("duration", 5*time.Second, "load per target")
-	conc := flag.Int("c", 8, "concurrent clients")
+	conc := flag.Int("c", runtime.GOMAXPROCS(0), "concurrent clients (default: one per CPU)")
 	ttl := flag.Duration("cache-ttl", 2*time.Second, "ranking cache TTL (the serve default)")
 	span := flag.Duration("span", 365*24*time.Hour, "posts are dated uniformly over this span before now (30 days' worth of posts per window at 720h)")
 	rank := flag.Int("rank", 10, "bench the posts of the CVE at this place of the 7-day ranking")
@@ -135,6 +136,8 @@ func run(n int, dbPath, corpus string, duration time.Duration, conc int, ttl, sp
 	fmt.Printf("database: %d posts over %s; days=7 board: %d CVEs, first answer (cold) in %s; CVE #%d is %s\n",
 		max(have, n), span, len(ids), cold.Round(time.Millisecond), min(rank, len(ids)), pick)
 
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("%d clients, %s per target, %d CPUs, load average %s", conc, duration, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	fmt.Printf("\n%-44s %12s %10s %10s %10s %8s\n", "target", "bytes", "req/s", "p50", "p99", "errors")
 	for _, route := range routes {
 		body, err := get(apiURL, route)
