@@ -136,8 +136,9 @@ func run(n int, dbPath, corpus string, duration time.Duration, conc int, ttl, sp
 	fmt.Printf("database: %d posts over %s; days=7 board: %d CVEs, first answer (cold) in %s; CVE #%d is %s\n",
 		max(have, n), span, len(ids), cold.Round(time.Millisecond), min(rank, len(ids)), pick)
 
-	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("%d clients, %s per target, %d CPUs, load average %s", conc, duration, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
+	loadavg, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(loadavg))
+	fmt.Printf("%d clients, %s per target, %d CPUs, load average %s", conc, duration, runtime.NumCPU(), strings.Join(f[:min(3, len(f))], " "))
 	fmt.Printf("\n%-44s %12s %10s %10s %10s %8s\n", "target", "bytes", "req/s", "p50", "p99", "errors")
 	for _, route := range routes {
 		body, err := get(apiURL, route)
