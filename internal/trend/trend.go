@@ -34,6 +34,7 @@ type Service struct {
 	// of its expiry, in the background; wg waits for those goroutines.
 	refreshing map[int]bool
 	wg         sync.WaitGroup
+	windows    map[int]*windowMentions // in-memory mentions per window (mentions.go)
 }
 
 type board struct {
@@ -130,7 +131,7 @@ func (s *Service) refresh(days int) {
 
 func (s *Service) compute(ctx context.Context, days int, now time.Time) ([]rank.Entry, map[string]int, error) {
 	since := rank.Window(days, now)
-	ms, err := s.st.Mentions(ctx, since)
+	ms, err := s.mentions(ctx, days, since)
 	if err != nil {
 		return nil, nil, fmt.Errorf("trend: top %dd: %w", days, err)
 	}

@@ -1,5 +1,5 @@
 -- The developer portal (PostgreSQL twin): accounts, their server-side sessions, and API keys owned by
--- accounts. Keys made with the admin CLI have no owner (user_id NULL). Also an index for the API's posts route.
+-- accounts. Keys made with the admin CLI have no owner (user_id NULL). Also indexes for the API's posts route and the incremental ranking.
 
 -- +goose Up
 CREATE TABLE users (
@@ -27,8 +27,11 @@ CREATE INDEX api_keys_prefix ON api_keys (prefix);
 -- A CVE's posts in a window (the API's posts route) are found by (cve_id, created_at), not by scanning
 -- every post that ever mentioned the CVE.
 CREATE INDEX post_cves_cve_created_at ON post_cves (cve_id, created_at);
+-- The ranking keeps mentions in memory and reads only the posts changed since its last refresh.
+CREATE INDEX posts_updated_at ON posts (updated_at);
 
 -- +goose Down
+DROP INDEX posts_updated_at;
 DROP INDEX post_cves_cve_created_at;
 DROP INDEX api_keys_prefix;
 DROP INDEX api_keys_user_id;
