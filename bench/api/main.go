@@ -48,7 +48,7 @@ func main() {
 	rank := flag.Int("rank", 10, "bench the posts of the CVE at this place of the 7-day ranking")
 	flag.Parse()
 	if *dbPath == "" {
-		*dbPath = fmt.Sprintf("%s/cvecrowd-bench-v2-%d-%s.db", os.TempDir(), *posts, *span)
+		*dbPath = fmt.Sprintf("%s/cvecrowd-bench-v3-%d-%s.db", os.TempDir(), *posts, *span)
 	}
 	if err := run(*posts, *dbPath, *corpus, *duration, *conc, *ttl, *span, *rank); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -320,7 +320,12 @@ func generate(ctx context.Context, db *store.DB, d distributions, have, n int, n
 		if len(batch) == 0 {
 			return nil
 		}
+		// Each post is stored a second after it was written, as a poller
+		// would: its updated_at follows its created_at.
+		at := batch[len(batch)-1].CreatedAt.Add(time.Second)
+		db.SetClock(func() time.Time { return at })
 		_, err := db.SaveBatch(ctx, store.Batch{Instance: "bench.example", Feed: "public", Posts: batch})
+		db.SetClock(time.Now)
 		batch = batch[:0]
 		return err
 	}

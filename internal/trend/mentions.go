@@ -20,13 +20,14 @@ type ChangeStore interface {
 
 const (
 	// changeSlack re-reads changes this far behind the newest one seen: a
-	// write transaction stamps its posts when it starts and may commit a
-	// little later than a refresh that read past that stamp.
-	changeSlack = time.Minute
+	// write transaction stamps its posts when it starts and may commit later
+	// than a refresh that read past that stamp (SQLite writers wait up to
+	// 10 s for the lock).
+	changeSlack = 15 * time.Second
 	// fullReload bounds how long the in-memory mentions go without a full
 	// read: changes that leave no trace in updated_at (a deleted post, a
-	// write that ran longer than changeSlack) show within this time.
-	fullReload = 30 * time.Second
+	// write that took longer than changeSlack) show within this time.
+	fullReload = 2 * time.Minute
 )
 
 // windowMentions is the in-memory mention set of one window.
