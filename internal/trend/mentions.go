@@ -28,6 +28,10 @@ const (
 	// read: changes that leave no trace in updated_at (a deleted post, a
 	// write that took longer than changeSlack) show within this time.
 	fullReload = 2 * time.Minute
+	// maxWindows bounds the windows kept in memory (the page asks for 1, 7
+	// and 30 days; clients may ask for any of 30): the least recently used
+	// one is dropped and read in full when asked for again.
+	maxWindows = 4
 )
 
 // windowMentions is the in-memory mention set of one window.
@@ -37,6 +41,7 @@ type windowMentions struct {
 	maxUpdated int64     // newest updated_at seen (unix ms)
 	since      time.Time // window start at the last read
 	loadedAt   time.Time // wall-clock time of the last full read
+	used       time.Time // wall-clock time of the last use (under Service.mu)
 }
 
 // mentions returns the mentions of posts created at or after since, for the
@@ -52,9 +57,19 @@ func (s *Service) mentions(ctx context.Context, days int, since time.Time) ([]st
 	}
 	w := s.windows[days]
 	if w == nil {
+		if len(s.windows) >= maxWindows {
+			var oldest int
+			for d, o := range s.windows {
+				if oldest == 0 || o.used.Before(s.windows[oldest].used) {
+					oldest = d
+				}
+			}
+			delete(s.windows, oldest)
+		}
 		w = &windowMentions{}
 		s.windows[days] = w
 	}
+	w.used = time.Now()
 	s.mu.Unlock()
 
 	w.mu.Lock()

@@ -99,4 +99,12 @@ func TestIncrementalMatchesFull(t *testing.T) {
 	if len(s.windows) == 0 {
 		t.Fatal("the incremental path was not used")
 	}
+	for days := 1; days <= 10; days++ {
+		if _, err := s.Top(ctx, days); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.windows) > maxWindows {
+		t.Fatalf("%d windows kept in memory", len(s.windows))
+	}
 }
