@@ -14,8 +14,14 @@ import (
 )
 
 func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "list" {
+		return keysList(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "revoke" {
+		return keysRevoke(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New(`keys: want "keys create --db PATH --name NAME"`)
+		return errors.New(`keys: want "keys create --db PATH --name NAME", "keys list --db PATH" or "keys revoke --db PATH --id N"`)
 	}
 	fs := newFlagSet("keys create", stderr)
 	db := fs.String("db", defaultDB, "database: a SQLite file path or a postgres:// URL")

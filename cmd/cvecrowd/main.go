@@ -4,6 +4,9 @@
 //
 //	cvecrowd serve [--db PATH] [--listen ADDR] [--instance URL ...] [--poll-interval D]
 //	cvecrowd keys create --db PATH --name NAME
+//	cvecrowd keys list --db PATH
+//	cvecrowd keys revoke --db PATH (--id N | --prefix cvc_xxxxxxxx)
+//	cvecrowd users create --db PATH --email EMAIL [--password-stdin]
 //	cvecrowd migrate --db PATH
 //	cvecrowd migrate-db --from sqlite:PATH --to postgres://...
 //	cvecrowd import cvelist|nvd|epss|kev [--db PATH] PATH
@@ -41,6 +44,9 @@ const usage = `cvecrowd watches the Fediverse for CVE mentions and serves them r
 Commands:
   serve         run the web page, the API and ingestion
   keys create   create an API key and print it on stdout
+  keys list     list API keys (prefix, owner, usage, status)
+  keys revoke   revoke an API key by id or prefix
+  users create  create a portal account (password from stdin, or generated and printed)
   migrate       create or upgrade the database schema
   migrate-db    copy a whole database into an empty one (SQLite → PostgreSQL)
   import        import CVE data offline: cvelist, nvd, epss or kev
@@ -64,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrateDB(ctx, args[1:], stdout, stderr)
 	case "import":
 		return importCmd(ctx, args[1:], stdout, stderr)
+	case "users":
+		return users(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

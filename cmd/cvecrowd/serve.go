@@ -51,6 +51,13 @@ type Config struct {
 	Sources        []ingest.Source // instances with tokens and feeds (--config, --token, --feeds)
 	StreamIdle     time.Duration   // a stream silent this long is reconnected
 	RefreshOrigins bool            // refresh counts from the posts' own servers
+	// RateLimit is each API key's allowance; zero means unlimited (the
+	// --rate-limit flag defaults to 60/minute).
+	RateLimit httpapi.RateLimit
+	// SignupOpen lets anyone create a portal account (--signup open).
+	SignupOpen bool
+	// UsageFlush is how often API key usage is written (zero: 5s).
+	UsageFlush time.Duration
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -80,8 +87,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Var(feeds, "feeds", "feeds of the --instance instances: public,tag:cve,hashtags,search,stream (default: all that the token allows)")
 	fs.DurationVar(&cfg.StreamIdle, "stream-idle", 90*time.Second, "reconnect a stream that sends nothing, not even a heartbeat, for this long")
 	fs.BoolVar(&cfg.RefreshOrigins, "refresh-origins", true, "refresh post counts from the post's own server when it speaks the Mastodon API")
+	rateLimit := fs.String("rate-limit", httpapi.DefaultRateLimit.String(), "requests each API key may make: N/second, N/minute, N/hour or N/DURATION")
+	signup := fs.String("signup", "open", "portal sign-up: open (anyone) or closed (accounts made with cvecrowd users create)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var err error
+	if cfg.RateLimit, err = httpapi.ParseRateLimit(*rateLimit); err != nil {
+		return fmt.Errorf("serve: --rate-limit: %w", err)
+	}
+	switch *signup {
+	case "open":
+		cfg.SignupOpen = true
+	case "closed":
+	default:
+		return fmt.Errorf("serve: --signup %q: want open or closed", *signup)
 	}
 	cfg.Instances = instances.values
 	if *configFile != "" {
@@ -148,6 +168,9 @@ type Main struct {
 	DB       *store.DB
 	Trend    *trend.Service
 	Ingester *ingest.Ingester
+	Usage    *httpapi.Usage
+
+	usageCancel context.CancelFunc
 
 	stopEnrich context.CancelFunc
 	ln         net.Listener
@@ -173,13 +196,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.Trend = trend.New(m.DB, m.Config.CacheTTL)
-	api := httpapi.New(m.DB, m.Trend, m.Log)
+	m.Usage = httpapi.NewUsage(m.DB, m.Log)
+	limit := m.Config.RateLimit
+	if limit.Requests == 0 {
+		limit = httpapi.RateLimit{Requests: 1 << 30, Per: time.Hour} // unlimited, still reported
+	}
+	api := httpapi.New(m.DB, m.Trend, m.Log, httpapi.WithRateLimit(limit), httpapi.WithUsage(m.Usage),
+		httpapi.WithAnswerCache(m.Config.CacheTTL))
 	site, err := web.New(m.Trend, m.Log)
 	if err != nil {
 		return err
 	}
 	api.SetStatus(m.Health)
 	site.SetStatus(m.Health)
+	portal, err := web.NewPortal(site, m.DB, web.PortalConfig{SignupOpen: m.Config.SignupOpen, Pending: m.Usage.Pending})
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("/v2/", api)
@@ -200,6 +233,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", metricsHandler(m.Health))
+	mux.Handle("/portal/", portal)
 	mux.Handle("/", site)
 
 	// The ingester exists before the server answers, so that status
@@ -255,6 +289,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.Log.Error("http server stopped", "err", err)
 		}
 	})
+	flush := m.Config.UsageFlush
+	if flush <= 0 {
+		flush = 5 * time.Second
+	}
+	uctx, ucancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.usageCancel = ucancel
+	m.wg.Go(func() { m.Usage.Run(uctx, flush) })
 
 	if m.Ingester != nil {
 		ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -309,7 +350,19 @@ func (m *Main) Close() error {
 		errs = append(errs, m.server.Shutdown(ctx))
 		cancel()
 	}
+	if m.usageCancel != nil {
+		m.usageCancel()
+	}
 	m.wg.Wait()
+	if m.Trend != nil {
+		m.Trend.Close() // background ranking refreshes end before the store closes
+	}
+	if m.Usage != nil && m.DB != nil {
+		// The server has drained: count its last requests.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, m.Usage.Flush(ctx))
+		cancel()
+	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
 		m.DB = nil

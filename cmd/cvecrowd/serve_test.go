@@ -32,9 +32,9 @@ func TestAPIPathsAnswerJSON(t *testing.T) {
 			must(t, err)
 			defer resp.Body.Close()
 			var body struct{ Error, Detail string }
-			if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
+			if (resp.StatusCode != 401 && resp.StatusCode != 400) || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
 				json.NewDecoder(resp.Body).Decode(&body) != nil || body.Error == "" {
-				t.Fatalf("GET %s = %d %s, want a 401 JSON error", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+				t.Fatalf("GET %s = %d %s, want a 400 or 401 JSON error", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
 		})
 	}

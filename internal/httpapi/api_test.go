@@ -24,6 +24,7 @@ var now = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 type fixture struct {
 	srv *httptest.Server
 	key string
+	db  *store.DB
 }
 
 func sighted(uri, account string, age time.Duration, reblogs, favs int, cves ...string) store.Sighted {
@@ -39,7 +40,7 @@ func sighted(uri, account string, age time.Duration, reblogs, favs int, cves ...
 	}
 }
 
-func setup(t *testing.T) fixture {
+func setup(t testing.TB, opts ...Option) fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "api.db"))
@@ -66,10 +67,10 @@ func setup(t *testing.T) fixture {
 	}
 	tr := trend.New(db, time.Second)
 	tr.SetClock(func() time.Time { return now })
-	api := New(db, tr, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := httptest.NewServer(api)
+	api := New(db, tr, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
+	srv := httptest.NewServer(validated(t, api))
 	t.Cleanup(srv.Close)
-	return fixture{srv: srv, key: key}
+	return fixture{srv: srv, key: key, db: db}
 }
 
 func (f fixture) get(t *testing.T, method, path string, header ...string) (int, http.Header, []byte) {

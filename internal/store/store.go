@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -38,6 +39,7 @@ type DB struct {
 	sql    *sql.DB
 	engine Engine
 	now    func() time.Time
+	stmts  sync.Map // query text → *sql.Stmt, for queries on a hot path (see prepared)
 }
 
 // Open opens (creating if needed) the database named by dsn and applies

@@ -31,6 +31,11 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[int]*board
+	// refreshing marks the windows whose board is being recomputed ahead
+	// of its expiry, in the background; wg waits for those goroutines.
+	refreshing map[int]bool
+	wg         sync.WaitGroup
+	windows    map[int]*windowMentions // in-memory mentions per window (mentions.go)
 }
 
 type board struct {
@@ -50,8 +55,11 @@ type board struct {
 
 // New returns a Service over st. Boards are recomputed when older than ttl.
 func New(st Store, ttl time.Duration) *Service {
-	return &Service{st: st, now: time.Now, ttl: ttl, cache: make(map[int]*board)}
+	return &Service{st: st, now: time.Now, ttl: ttl, cache: make(map[int]*board), refreshing: make(map[int]bool)}
 }
+
+// Close waits for background refreshes to finish (call it before closing the store).
+func (s *Service) Close() { s.wg.Wait() }
 
 // SetClock replaces the clock (tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
@@ -75,7 +83,15 @@ func (s *Service) board(ctx context.Context, days int) (*board, error) {
 	if b != nil {
 		select {
 		case <-b.ready:
-			if b.err == nil && now.Sub(b.at) < s.ttl {
+			if age := now.Sub(b.at); b.err == nil && age < s.ttl {
+				// Past half its life, a board in use is recomputed in the
+				// background, so under steady traffic no request waits for a
+				// ranking; an idle board still expires and is recomputed on
+				// demand, so no answer is ever older than the TTL.
+				if age >= s.ttl/2 && !s.refreshing[days] {
+					s.refreshing[days] = true
+					s.wg.Go(func() { s.refresh(days) })
+				}
 				s.mu.Unlock()
 				return b, nil
 			}
@@ -100,9 +116,28 @@ func (s *Service) board(ctx context.Context, days int) (*board, error) {
 	}
 }
 
+// refresh recomputes the board of a window and swaps it in once ready.
+func (s *Service) refresh(days int) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	now := s.now()
+	nb := &board{at: now, ready: make(chan struct{})}
+	nb.err = s.compute(ctx, nb, days, now)
+	close(nb.ready)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refreshing[days] = false
+	if nb.err != nil {
+		return // the current board serves until it expires; then a request recomputes and reports
+	}
+	if cur := s.cache[days]; cur == nil || cur.at.Before(now) {
+		s.cache[days] = nb
+	}
+}
+
 func (s *Service) compute(ctx context.Context, b *board, days int, now time.Time) error {
 	since := rank.Window(days, now)
-	ms, err := s.st.Mentions(ctx, since)
+	ms, err := s.mentions(ctx, days, since)
 	if err != nil {
 		return fmt.Errorf("trend: top %dd: %w", days, err)
 	}

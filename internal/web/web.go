@@ -64,6 +64,7 @@ func New(tr Trend, log *slog.Logger) (*Site, error) {
 		"pct":    func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 		"safe":   func(s string) template.HTML { return template.HTML(s) }, // content is sanitised at ingest
 		"lag":    lag,
+		"when":   when,
 	}).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
