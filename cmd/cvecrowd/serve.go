@@ -101,7 +101,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.Trend = trend.New(m.DB, m.Config.CacheTTL)
 	api := httpapi.New(m.DB, m.Trend, m.Log)
-	site, err := web.New(m.Trend, m.Log)
+	site, err := web.New(m.Trend, m.Log, web.WithActivity(m.DB), web.WithCacheTTL(m.Config.CacheTTL))
 	if err != nil {
 		return err
 	}

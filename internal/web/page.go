@@ -1,0 +1,236 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cvecrowd/cvecrowd/internal/cve"
+	"github.com/cvecrowd/cvecrowd/internal/rank"
+	"github.com/cvecrowd/cvecrowd/internal/sanitize"
+	"github.com/cvecrowd/cvecrowd/internal/store"
+	"github.com/cvecrowd/cvecrowd/internal/trend"
+)
+
+// Activity is the store's cheap per-CVE timeline (no post content), used for
+// the CVE page's whole-window graph.
+type Activity interface {
+	Activity(ctx context.Context, id string, since time.Time) ([]store.Activity, error)
+}
+
+// Option configures a Site.
+type Option func(*Site)
+
+// WithActivity lets the CVE page draw its 30-day timeline from a; without it
+// the timeline covers only the posts of the requested window.
+func WithActivity(a Activity) Option { return func(s *Site) { s.activity = a } }
+
+// WithCacheTTL reuses a rendered home page or feed for ttl, the same span
+// the ranking itself is cached for, so a busy page costs one render per
+// window per ttl.
+func WithCacheTTL(ttl time.Duration) Option { return func(s *Site) { s.cacheTTL = ttl } }
+
+// Windows are the day spans the selector offers.
+var Windows = []int{1, 7, 30}
+
+// MaxCVEPagePosts bounds the posts listed on one CVE page; a CVE that
+// gathers more in the window is rare and the rest are counted.
+const MaxCVEPagePosts = 500
+
+var funcs = template.FuncMap{
+	"ago":    ago,
+	"weight": formatWeight,
+	// Content was sanitised when stored; it is sanitised again here so a
+	// stricter policy protects posts stored before it, and a store written
+	// by anything else cannot inject markup.
+	"safe":   func(s string) template.HTML { return template.HTML(sanitize.HTML(s)) },
+	"date":   func(t *time.Time) string { return t.UTC().Format("2006-01-02") },
+	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"score":  func(f *float64) string { return strconv.FormatFloat(*f, 'f', 1, 64) },
+	"pct":    func(f *float64) string { return strconv.FormatFloat(*f*100, 'f', 2, 64) + "%" },
+	"lower":  func(s *string) string { return strings.ToLower(*s) },
+	"plural": plural,
+	"postAt": func(p trend.Post, now time.Time) postView { return postView{p, now} },
+}
+
+// postView is a post with the instant its relative time is measured from.
+type postView struct {
+	trend.Post
+	Now time.Time
+}
+
+// column is one CVE as the pages show it.
+type column struct {
+	trend.CVE
+	Posts []trend.Post
+	More  int // posts in the window not shown
+	Graph template.HTML
+}
+
+type homeData struct {
+	Base    string // the page the window selector links to
+	Days    int
+	Windows []int
+	Columns []column
+	Now     time.Time
+}
+
+// days reads the window from ?days=, answering 400 itself when it is bad.
+func (s *Site) days(w http.ResponseWriter, r *http.Request, def int) (int, bool) {
+	v := r.URL.Query().Get("days")
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > trend.MaxDays {
+		s.error(w, r, http.StatusBadRequest, fmt.Sprintf("days must be a whole number from 1 to %d.", trend.MaxDays))
+		return 0, false
+	}
+	return n, true
+}
+
+// board is the page's list: the ranking with the user-exclusive cap, cut to
+// the columns shown.
+func (s *Site) board(ctx context.Context, days int) ([]rank.Entry, error) {
+	entries, err := s.trend.Top(ctx, days)
+	if err != nil {
+		return nil, err
+	}
+	entries = rank.CapExclusive(entries, ExclusivePerAccount)
+	if len(entries) > Columns {
+		entries = entries[:Columns]
+	}
+	return entries, nil
+}
+
+func (s *Site) homeData(ctx context.Context, days int) (homeData, error) {
+	entries, err := s.board(ctx, days)
+	if err != nil {
+		return homeData{}, err
+	}
+	now := s.now()
+	data := homeData{Base: "/", Days: days, Windows: Windows, Now: now, Columns: make([]column, 0, len(entries))}
+	for _, e := range entries {
+		c, err := s.column(ctx, e.CVE, days, now, PostsPerColumn)
+		if err != nil {
+			return homeData{}, err
+		}
+		data.Columns = append(data.Columns, c)
+	}
+	return data, nil
+}
+
+// column loads one CVE with its heaviest limit posts and its 24-hour graph.
+func (s *Site) column(ctx context.Context, id string, days int, now time.Time, limit int) (column, error) {
+	c, err := s.trend.CVE(ctx, id, days)
+	if err != nil {
+		return column{}, err
+	}
+	posts, err := s.trend.Posts(ctx, id, days)
+	if err != nil {
+		return column{}, err
+	}
+	// Every window is at least a day, so the window's posts hold the last 24 hours.
+	events := make([]Event, 0, len(posts))
+	for _, p := range posts {
+		events = append(events, Event{At: p.CreatedAt, Interactions: p.Reblogs + p.Favourites})
+	}
+	col := column{CVE: c, Posts: posts}
+	col.Graph = BucketEvents(events, now, 24, time.Hour).SVG(id+"-24h", "Posts about "+id+" per hour, last 24 hours")
+	if len(posts) > limit {
+		col.Posts, col.More = posts[:limit], len(posts)-limit
+	}
+	return col, nil
+}
+
+type cveData struct {
+	column
+	Base     string
+	Days     int
+	Windows  []int
+	Now      time.Time
+	Timeline template.HTML
+	Span     string
+}
+
+// cvePage shows one CVE with all its posts of the window and a timeline of
+// the whole 30 days.
+func (s *Site) cvePage(w http.ResponseWriter, r *http.Request) {
+	raw := r.PathValue("id")
+	id, err := cve.Parse(raw)
+	if err != nil {
+		s.error(w, r, http.StatusNotFound, "That is not a CVE ID; they look like CVE-2024-3094.")
+		return
+	}
+	if string(id) != raw {
+		http.Redirect(w, r, "/cve/"+string(id)+queryOf(r), http.StatusMovedPermanently)
+		return
+	}
+	days, ok := s.days(w, r, trend.MaxDays)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	now := s.now()
+	col, err := s.column(ctx, string(id), days, now, MaxCVEPagePosts)
+	if errors.Is(err, store.ErrNotFound) {
+		s.error(w, r, http.StatusNotFound, "No post we collected mentions "+string(id)+".")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	data := cveData{column: col, Base: "/cve/" + string(id), Days: days, Windows: Windows, Now: now}
+	long, err := s.timeline(ctx, string(id), days, now)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	data.Timeline, data.Span = long, "30 days"
+	s.render(w, r, http.StatusOK, "cve.html", data)
+}
+
+// timeline draws the CVE's posts of the whole 30-day window in daily buckets.
+func (s *Site) timeline(ctx context.Context, id string, days int, now time.Time) (template.HTML, error) {
+	var events []Event
+	if s.activity != nil {
+		acts, err := s.activity.Activity(ctx, id, rank.Window(trend.MaxDays, now))
+		if err != nil {
+			return "", err
+		}
+		events = make([]Event, len(acts))
+		for i, a := range acts {
+			events[i] = Event{At: a.CreatedAt, Interactions: a.Reblogs + a.Favourites}
+		}
+	} else {
+		ps, err := s.trend.Posts(ctx, id, trend.MaxDays)
+		if err != nil {
+			return "", err
+		}
+		for _, p := range ps {
+			events = append(events, Event{At: p.CreatedAt, Interactions: p.Reblogs + p.Favourites})
+		}
+	}
+	return BucketEvents(events, now, trend.MaxDays, 24*time.Hour).SVG(id+"-30d", "Posts about "+id+" per day, last 30 days"), nil
+}
+
+func queryOf(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return "?" + r.URL.RawQuery
+}
+
+func (s *Site) about(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "about.html", struct {
+		Windows             []int
+		ExclusivePerAccount int
+		Columns             int
+	}{Windows, ExclusivePerAccount, Columns})
+}
