@@ -140,19 +140,18 @@ func (tl Timeline) SVG(idPrefix, title string) template.HTML {
 		}
 		b.WriteString(`"/>`)
 	}
-	// Five evenly spaced clock labels: the first bucket, three between, the end.
+	// Five clock labels under evenly spaced buckets, first and current included.
 	for k := 0; k <= 4; k++ {
-		i := k * n / 4
-		t := first.Add(time.Duration(i) * tl.Width)
-		x := float64(plotLeft) + slot*float64(i)
+		i := k * (n - 1) / 4
+		x := float64(plotLeft) + slot*(float64(i)+0.5)
 		anchor := "middle"
 		switch k {
 		case 0:
-			anchor = "start"
+			anchor, x = "start", float64(plotLeft)
 		case 4:
-			anchor = "end"
+			anchor, x = "end", float64(plotRight)
 		}
-		fmt.Fprintf(&b, `<text class="lbl" x="%s" y="%d" text-anchor="%s">%s</text>`, num(x), labelBottom, anchor, t.Format(layout))
+		fmt.Fprintf(&b, `<text class="lbl" x="%s" y="%d" text-anchor="%s">%s</text>`, num(x), labelBottom, anchor, tl.Buckets[i].Start.Format(layout))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
