@@ -310,7 +310,9 @@ func TestBrowser(t *testing.T) {
 		}
 		// The collector must see that failed load, or the clean-console
 		// checks above prove nothing.
-		if !console.has(func(m chromedp.ConsoleMessage) bool { return m.Type == chromedp.ConsoleError && strings.Contains(m.Text, "404") }) {
+		if !console.has(func(m chromedp.ConsoleMessage) bool {
+			return m.Type == chromedp.ConsoleError && strings.Contains(m.Text, "404")
+		}) {
 			t.Error("the console collector did not report the 404; console checks are blind")
 		}
 	})
