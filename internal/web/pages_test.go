@@ -1,0 +1,399 @@
+package web
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/cvecrowd/cvecrowd/internal/store"
+	"github.com/cvecrowd/cvecrowd/internal/trend"
+)
+
+// enrichedSite is setup with the CVE facts of log4shell filled in, as the
+// enrichment stage would, and CVE-2024-3094 left unenriched.
+func enrichedSite(t *testing.T) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pages.db")
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	posts := []store.Sighted{
+		sighted(0, "alice", time.Hour, 2, `<p>Log4Shell again: CVE-2021-44228</p>`, "CVE-2021-44228"),
+		sighted(1, "bob", 3*time.Hour, 0, `<p>CVE-2021-44228 <a href="https://logging.apache.org/">advisory</a></p>`, "CVE-2021-44228"),
+		sighted(2, "carol", 26*time.Hour, 1, `<p>xz: CVE-2024-3094</p>`, "CVE-2024-3094"),
+		sighted(3, "dave", 2*time.Hour, 0, `<p>xz: CVE-2024-3094</p>`, "CVE-2024-3094"),
+	}
+	if _, err := db.SaveBatch(ctx, store.Batch{Instance: "x", Feed: "public", Posts: posts}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`UPDATE cves SET description = 'Apache Log4j2 JNDI features <b>do not</b> protect', vendor = 'Apache Software Foundation',
+		product = 'Apache Log4j2', published = $1, updated = $2, cvss_vector = 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H',
+		base_score = 10, base_severity = 'CRITICAL', epss = 0.94358, epss_percentile = 0.99961, kev = 1 WHERE cve_id = 'CVE-2021-44228'`,
+		time.Date(2021, 12, 10, 0, 0, 0, 0, time.UTC).UnixMilli(), time.Date(2025, 2, 4, 14, 25, 0, 0, time.UTC).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	tr := trend.New(db, time.Second)
+	tr.SetClock(func() time.Time { return now })
+	site, err := New(tr, slog.New(slog.NewTextHandler(io.Discard, nil)), WithActivity(db), WithCacheTTL(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site.now = func() time.Time { return now }
+	srv := httptest.NewServer(site)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// find returns the elements matching a tiny selector: tag, optionally
+// with .class (one class) or [attr] / [attr=value].
+func find(doc *html.Node, tag, class string, attrKV ...string) []*html.Node {
+	var out []*html.Node
+	walk(doc, func(n *html.Node) {
+		if tag != "" && n.Data != tag {
+			return
+		}
+		if class != "" {
+			c, _ := attr(n, "class")
+			if !strings.Contains(" "+c+" ", " "+class+" ") {
+				return
+			}
+		}
+		for i := 0; i+1 < len(attrKV); i += 2 {
+			v, ok := attr(n, attrKV[i])
+			if !ok || (attrKV[i+1] != "" && v != attrKV[i+1]) {
+				return
+			}
+		}
+		out = append(out, n)
+	})
+	return out
+}
+
+func text(n *html.Node) string {
+	var b strings.Builder
+	var rec func(*html.Node)
+	rec = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			rec(c)
+		}
+	}
+	rec(n)
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+func TestHomeColumns(t *testing.T) {
+	srv := enrichedSite(t)
+	resp, doc := fetch(t, srv.URL+"/?days=7")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	cols := find(doc, "section", "column")
+	if len(cols) != 2 {
+		t.Fatalf("%d columns", len(cols))
+	}
+	t.Run("enriched column", func(t *testing.T) {
+		c := cols[0]
+		if id, _ := attr(c, "data-cve"); id != "CVE-2021-44228" {
+			t.Fatalf("first column %s", id)
+		}
+		if a := find(c, "a", "cve", "href", "/cve/CVE-2021-44228"); len(a) != 1 {
+			t.Error("no link to the CVE page")
+		}
+		checks := map[string]string{}
+		for _, dl := range find(c, "dl", "facts") {
+			for _, d := range find(dl, "div", "") {
+				checks[text(find(d, "dt", "")[0])] = text(find(d, "dd", "")[0])
+			}
+		}
+		want := map[string]string{
+			"Product":   "Apache Software Foundation / Apache Log4j2",
+			"Published": "2021-12-10 · updated 2025-02-04",
+			"CVSS":      "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H",
+			"EPSS":      "94.36% (percentile 99.96%)",
+		}
+		for k, v := range want {
+			if checks[k] != v {
+				t.Errorf("%s = %q, want %q", k, checks[k], v)
+			}
+		}
+		if sev := find(c, "span", "sev-critical"); len(sev) != 1 || text(sev[0]) != "CRITICAL 10.0" {
+			t.Errorf("severity badge %v", sev)
+		}
+		if kev := find(c, "abbr", "kev"); len(kev) != 1 {
+			t.Error("no KEV badge")
+		}
+		if d := find(c, "p", "desc"); len(d) != 1 || text(d[0]) != "Apache Log4j2 JNDI features <b>do not</b> protect" {
+			t.Errorf("description (escaped as text) = %v", d)
+		}
+		if g := find(c, "svg", "graph", "role", "img"); len(g) != 1 || len(find(g[0], "rect", "bar")) != 2 {
+			t.Error("24-hour graph missing or without its two bars")
+		}
+		posts := find(c, "li", "post")
+		if len(posts) != 2 || !strings.Contains(text(posts[0]), "Log4Shell again") {
+			t.Fatalf("posts %d, heaviest first", len(posts))
+		}
+		if a := find(posts[0], "a", "time", "href", "https://x.example/s/a", "rel", "nofollow noopener noreferrer"); len(a) != 1 || text(a[0]) != "1h ago (original post)" {
+			t.Errorf("link to the original: %v", a)
+		}
+		if a := find(posts[1], "a", "", "href", "https://logging.apache.org/", "rel", ""); len(a) != 1 {
+			t.Error("sanitised link in content missing")
+		} else if rel, _ := attr(a[0], "rel"); !strings.Contains(rel, "nofollow") || !strings.Contains(rel, "noopener") {
+			t.Errorf("content link rel %q", rel)
+		}
+	})
+	t.Run("unenriched column omits the facts", func(t *testing.T) {
+		c := cols[1]
+		if len(find(c, "dl", "facts"))+len(find(c, "span", "sev"))+len(find(c, "abbr", "kev"))+len(find(c, "p", "desc")) != 0 {
+			t.Error("facts rendered for a CVE enrichment has not reached")
+		}
+		if strings.Contains(text(c), "<nil>") || strings.Contains(text(c), "0x") {
+			t.Errorf("null fields leak: %q", text(c))
+		}
+		if len(find(c, "li", "post")) != 2 {
+			t.Error("7-day window should list both posts")
+		}
+	})
+	t.Run("layout", func(t *testing.T) {
+		if s := find(doc, "a", "skip", "href", "#main"); len(s) != 1 {
+			t.Error("no skip link")
+		}
+		if m := find(doc, "main", "", "id", "main"); len(m) != 1 {
+			t.Error("no #main")
+		}
+		cur := find(doc, "a", "", "aria-current", "page")
+		if len(cur) != 1 || text(cur[0]) != "7 days" {
+			t.Errorf("window selector marks %v", cur)
+		}
+		for _, n := range find(doc, "", "") {
+			switch n.Data {
+			case "script", "style", "iframe":
+				t.Errorf("<%s> on the page", n.Data)
+			}
+			if _, ok := attr(n, "style"); ok {
+				t.Errorf("inline style on <%s>: the CSP blocks it", n.Data)
+			}
+			for _, k := range []string{"src", "href"} {
+				if v, ok := attr(n, k); ok && n.Data != "a" && !strings.HasPrefix(v, "/") {
+					t.Errorf("<%s %s=%q> loads an external resource", n.Data, k, v)
+				}
+			}
+		}
+	})
+}
+
+func TestCVEPage(t *testing.T) {
+	srv := enrichedSite(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	tests := []struct {
+		path     string
+		status   int
+		posts    int
+		location string
+	}{
+		{"/cve/CVE-2021-44228", 200, 2, ""},
+		{"/cve/CVE-2024-3094", 200, 2, ""},
+		{"/cve/CVE-2024-3094?days=1", 200, 1, ""},
+		{"/cve/cve-2024-3094?days=7", 301, 0, "/cve/CVE-2024-3094?days=7"},
+		{"/cve/CVE-1999-0001", 404, 0, ""},
+		{"/cve/CVE-2024-30945678", 404, 0, ""},
+		{"/cve/%3Cscript%3E", 404, 0, ""},
+		{"/cve/CVE-2024-3094?days=31", 400, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, err := noRedirect.Get(srv.URL + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if loc := resp.Header.Get("Location"); loc != tt.location {
+				t.Fatalf("Location %q, want %q", loc, tt.location)
+			}
+			if ct := resp.Header.Get("Content-Type"); tt.status != 301 && ct != "text/html; charset=utf-8" {
+				t.Errorf("Content-Type %q: errors are HTML pages", ct)
+			}
+			doc, err := html.Parse(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(find(doc, "li", "post")); n != tt.posts {
+				t.Errorf("%d posts, want %d", n, tt.posts)
+			}
+			if tt.status != 200 {
+				return
+			}
+			hosts := map[string]bool{}
+			for _, a := range find(doc, "ul", "links") {
+				for _, l := range find(a, "a", "") {
+					h, _ := attr(l, "href")
+					hosts[strings.Split(strings.TrimPrefix(h, "https://"), "/")[0]] = true
+				}
+			}
+			for _, h := range []string{"nvd.nist.gov", "www.cve.org", "api.first.org"} {
+				if !hosts[h] {
+					t.Errorf("no link to %s", h)
+				}
+			}
+			graphs := find(doc, "svg", "graph")
+			if len(graphs) != 2 || len(find(graphs[1], "title", "")) == 0 {
+				t.Fatalf("%d graphs", len(graphs))
+			}
+			// The 30-day timeline counts every stored post, whatever the window.
+			if bars := find(graphs[1], "rect", "bar"); len(bars) == 0 {
+				t.Error("30-day timeline has no bars")
+			}
+		})
+	}
+}
+
+func TestAboutPage(t *testing.T) {
+	srv := enrichedSite(t)
+	resp, doc := fetch(t, srv.URL+"/about")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	body := text(doc)
+	for _, want := range []string{"public", "bot", "discoverable: false", "noindex: true", "#nobot", "#noindex", "opt out"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("About page does not mention %q", want)
+		}
+	}
+	if len(find(doc, "a", "", "href", "/status")) == 0 {
+		t.Error("no link to the status page")
+	}
+}
+
+func TestFeeds(t *testing.T) {
+	srv := enrichedSite(t)
+	t.Run("atom", func(t *testing.T) {
+		resp, err := http.Get(srv.URL + "/feed.atom")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); ct != "application/atom+xml; charset=utf-8" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		// RFC 4287 §4.1.1: a feed has exactly one id, title and updated, an
+		// author (or every entry has one), and entries with id, title,
+		// updated; times are RFC 3339.
+		var f struct {
+			XMLName xml.Name `xml:"http://www.w3.org/2005/Atom feed"`
+			ID      []string `xml:"id"`
+			Title   []string `xml:"title"`
+			Updated []string `xml:"updated"`
+			Author  []struct {
+				Name string `xml:"name"`
+			} `xml:"author"`
+			Links []struct {
+				Rel  string `xml:"rel,attr"`
+				Href string `xml:"href,attr"`
+			} `xml:"link"`
+			Entries []struct {
+				ID      []string `xml:"id"`
+				Title   []string `xml:"title"`
+				Updated []string `xml:"updated"`
+				Summary string   `xml:"summary"`
+				Link    struct {
+					Href string `xml:"href,attr"`
+				} `xml:"link"`
+			} `xml:"entry"`
+		}
+		if err := xml.NewDecoder(resp.Body).Decode(&f); err != nil {
+			t.Fatalf("not Atom XML: %v", err)
+		}
+		if len(f.ID) != 1 || len(f.Title) != 1 || len(f.Updated) != 1 || len(f.Author) != 1 || f.Author[0].Name == "" {
+			t.Fatalf("feed metadata %+v", f)
+		}
+		if _, err := time.Parse(time.RFC3339, f.Updated[0]); err != nil {
+			t.Errorf("feed updated: %v", err)
+		}
+		self := false
+		for _, l := range f.Links {
+			self = self || (l.Rel == "self" && l.Href == srv.URL+"/feed.atom")
+		}
+		if !self {
+			t.Error("no rel=self link")
+		}
+		// The 1-day trending list: log4shell, then xz (its 2-hour-old post).
+		if len(f.Entries) != 2 {
+			t.Fatalf("%d entries", len(f.Entries))
+		}
+		e := f.Entries[0]
+		if len(e.ID) != 1 || e.ID[0] != srv.URL+"/cve/CVE-2021-44228" || len(e.Title) != 1 || len(e.Updated) != 1 || e.Link.Href != e.ID[0] {
+			t.Fatalf("entry %+v", e)
+		}
+		if !strings.Contains(e.Title[0], "CVE-2021-44228") || !strings.Contains(e.Title[0], "CRITICAL 10.0") || !strings.Contains(e.Summary, "Known Exploited") {
+			t.Errorf("entry title %q summary %q", e.Title[0], e.Summary)
+		}
+		if _, err := time.Parse(time.RFC3339, e.Updated[0]); err != nil {
+			t.Errorf("entry updated: %v", err)
+		}
+	})
+	t.Run("json feed", func(t *testing.T) {
+		resp, err := http.Get(srv.URL + "/feed.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); ct != "application/feed+json; charset=utf-8" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		// JSON Feed 1.1: version, title and items are required; each item
+		// needs an id (a string) and content_html or content_text.
+		var f map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&f); err != nil {
+			t.Fatal(err)
+		}
+		if f["version"] != "https://jsonfeed.org/version/1.1" || f["title"] == "" || f["feed_url"] != srv.URL+"/feed.json" {
+			t.Fatalf("feed %v", f)
+		}
+		items, ok := f["items"].([]any)
+		if !ok || len(items) != 2 {
+			t.Fatalf("items %v", f["items"])
+		}
+		for _, it := range items {
+			m := it.(map[string]any)
+			id, ok := m["id"].(string)
+			if !ok || id == "" {
+				t.Errorf("item id %v", m["id"])
+			}
+			if s, _ := m["content_text"].(string); s == "" {
+				t.Errorf("item %s has no content", id)
+			}
+			if d, _ := m["date_modified"].(string); d != "" {
+				if _, err := time.Parse(time.RFC3339, d); err != nil {
+					t.Errorf("date_modified: %v", err)
+				}
+			}
+		}
+		if items[0].(map[string]any)["url"] != srv.URL+"/cve/CVE-2021-44228" {
+			t.Errorf("first item %v", items[0])
+		}
+	})
+}
