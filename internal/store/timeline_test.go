@@ -56,3 +56,47 @@ func TestActivity(t *testing.T) {
 		})
 	}
 }
+
+func TestPostsByID(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	p1 := post("https://x.example/s/1", t0.Add(-time.Hour), "alice", "CVE-2024-1111")
+	p2 := post("https://x.example/s/2", t0.Add(-2*time.Hour), "bob", "CVE-2024-1111")
+	p2.Content = "<p>second</p>"
+	if _, err := db.SaveBatch(ctx, Batch{Instance: "a", Feed: "public", Posts: []Sighted{p1, p2}}); err != nil {
+		t.Fatal(err)
+	}
+	acts, err := db.Activity(ctx, "CVE-2024-1111", t0.Add(-24*time.Hour))
+	if err != nil || len(acts) != 2 || acts[0].URI != p2.URI || acts[0].PostID == 0 {
+		t.Fatalf("activity %+v %v", acts, err)
+	}
+	tests := []struct {
+		name string
+		ids  []int64
+		want []string
+	}{
+		{"order of ids", []int64{acts[0].PostID, acts[1].PostID}, []string{p2.URI, p1.URI}},
+		{"reversed", []int64{acts[1].PostID, acts[0].PostID}, []string{p1.URI, p2.URI}},
+		{"unknown skipped", []int64{999999, acts[1].PostID}, []string{p1.URI}},
+		{"none", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.PostsByID(ctx, tt.ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d posts, want %d", len(got), len(tt.want))
+			}
+			for i := range got {
+				if got[i].URI != tt.want[i] {
+					t.Errorf("post %d = %s, want %s", i, got[i].URI, tt.want[i])
+				}
+			}
+			if len(got) > 0 && got[0].URI == p2.URI && (got[0].Content != "<p>second</p>" || got[0].Account.Acct == "") {
+				t.Errorf("post not fully read: %+v", got[0])
+			}
+		})
+	}
+}

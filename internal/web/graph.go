@@ -27,6 +27,10 @@ type Bucket struct {
 type Timeline struct {
 	Buckets []Bucket
 	Width   time.Duration // one bucket's span: an hour or a day
+	// Tooltips draws each bar as its own element with a <title> giving its
+	// counts. The home page's thirty graphs draw all bars as one path
+	// instead, to keep the page light; their <desc> still says it in words.
+	Tooltips bool
 }
 
 // BucketEvents places events into n buckets of width ending with the bucket
@@ -118,15 +122,23 @@ func (tl Timeline) SVG(idPrefix, title string) template.HTML {
 	slot := float64(plotRight-plotLeft) / float64(n)
 	barW := slot * 0.7
 	h := float64(plotBottom - plotTop)
+	var bars strings.Builder
 	for i, bk := range tl.Buckets {
 		if bk.Posts == 0 {
 			continue
 		}
 		bh := h * float64(bk.Posts) / float64(maxPosts)
 		x := float64(plotLeft) + slot*float64(i) + (slot-barW)/2
-		fmt.Fprintf(&b, `<rect class="bar" x="%s" y="%s" width="%s" height="%s"><title>%s: %d post%s, %d interaction%s</title></rect>`,
-			num(x), num(float64(plotBottom)-bh), num(barW), num(bh),
-			bk.Start.Format("Jan 2 15:04"), bk.Posts, plural(bk.Posts), bk.Interactions, plural(bk.Interactions))
+		if tl.Tooltips {
+			fmt.Fprintf(&b, `<rect class="bar" x="%s" y="%s" width="%s" height="%s"><title>%s: %d post%s, %d interaction%s</title></rect>`,
+				num(x), num(float64(plotBottom)-bh), num(barW), num(bh),
+				bk.Start.Format("Jan 2 15:04"), bk.Posts, plural(bk.Posts), bk.Interactions, plural(bk.Interactions))
+			continue
+		}
+		fmt.Fprintf(&bars, "M%s %dh%sv-%sh-%sz", num(x), plotBottom, num(barW), num(bh), num(barW))
+	}
+	if bars.Len() > 0 {
+		fmt.Fprintf(&b, `<path class="bar" d="%s"/>`, bars.String())
 	}
 	if maxInter > 0 {
 		b.WriteString(`<polyline class="line" points="`)

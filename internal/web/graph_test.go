@@ -77,6 +77,7 @@ func TestGraphGolden(t *testing.T) {
 		{"busy", BucketEvents(busy, now, 24, time.Hour), "Posts about CVE-2021-44228 per hour, last 24 hours"},
 		{"month", BucketEvents(month, now, 30, 24*time.Hour), "Posts about CVE-2021-44228 per day, last 30 days"},
 		{"hostile-title", BucketEvents(nil, now, 24, time.Hour), `"><script>alert(1)</script>`},
+		{"tooltips", withTooltips(BucketEvents(busy, now, 24, time.Hour)), "Posts about CVE-2021-44228 per hour, last 24 hours"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +101,11 @@ func TestGraphGolden(t *testing.T) {
 			checkSVG(t, got, tt.title)
 		})
 	}
+}
+
+func withTooltips(tl Timeline) Timeline {
+	tl.Tooltips = true
+	return tl
 }
 
 // checkSVG parses the SVG as XML and checks its accessible name, ids and

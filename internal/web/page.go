@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,17 +18,26 @@ import (
 	"github.com/cvecrowd/cvecrowd/internal/trend"
 )
 
-// Activity is the store's cheap per-CVE timeline (no post content), used for
-// the CVE page's whole-window graph.
+// Activity is the store's cheap per-CVE view: every post's time and counts
+// without its content, and the content of the few posts a page shows. With
+// it a column of a CVE with 40,000 posts reads 40,000 small rows and five
+// posts, instead of 40,000 posts.
 type Activity interface {
 	Activity(ctx context.Context, id string, since time.Time) ([]store.Activity, error)
+	PostsByID(ctx context.Context, ids []int64) ([]store.Post, error)
+}
+
+// boardTimer is implemented by trend.Service: the instant its board was
+// computed, at which post weights add up to the CVE weights.
+type boardTimer interface {
+	BoardTime(ctx context.Context, days int) (time.Time, error)
 }
 
 // Option configures a Site.
 type Option func(*Site)
 
-// WithActivity lets the CVE page draw its 30-day timeline from a; without it
-// the timeline covers only the posts of the requested window.
+// WithActivity lets the pages pick posts and draw timelines from a's cheap
+// rows; without it they load every post of the window through Trend.
 func WithActivity(a Activity) Option { return func(s *Site) { s.activity = a } }
 
 // WithCacheTTL reuses a rendered home page or feed for ttl, the same span
@@ -116,7 +126,7 @@ func (s *Site) homeData(ctx context.Context, days int) (homeData, error) {
 	now := s.now()
 	data := homeData{Base: "/", Days: days, Windows: Windows, Now: now, Columns: make([]column, 0, len(entries))}
 	for _, e := range entries {
-		c, err := s.column(ctx, e.CVE, days, now, PostsPerColumn)
+		c, err := s.column(ctx, e.CVE, days, now, PostsPerColumn, false)
 		if err != nil {
 			return homeData{}, err
 		}
@@ -125,27 +135,85 @@ func (s *Site) homeData(ctx context.Context, days int) (homeData, error) {
 	return data, nil
 }
 
-// column loads one CVE with its heaviest limit posts and its 24-hour graph.
-func (s *Site) column(ctx context.Context, id string, days int, now time.Time, limit int) (column, error) {
+// column loads one CVE with its heaviest limit posts and its 24-hour graph,
+// with a tooltip per bar when detailed.
+func (s *Site) column(ctx context.Context, id string, days int, now time.Time, limit int, detailed bool) (column, error) {
 	c, err := s.trend.CVE(ctx, id, days)
 	if err != nil {
 		return column{}, err
 	}
-	posts, err := s.trend.Posts(ctx, id, days)
-	if err != nil {
-		return column{}, err
+	col := column{CVE: c}
+	var events []Event
+	if s.activity != nil {
+		events, col.Posts, col.More, err = s.heaviest(ctx, id, days, now, limit)
+		if err != nil {
+			return column{}, err
+		}
+	} else {
+		posts, err := s.trend.Posts(ctx, id, days)
+		if err != nil {
+			return column{}, err
+		}
+		events = make([]Event, 0, len(posts))
+		for _, p := range posts {
+			events = append(events, Event{At: p.CreatedAt, Interactions: p.Reblogs + p.Favourites})
+		}
+		col.Posts = posts
+		if len(posts) > limit {
+			col.Posts, col.More = posts[:limit], len(posts)-limit
+		}
 	}
 	// Every window is at least a day, so the window's posts hold the last 24 hours.
-	events := make([]Event, 0, len(posts))
-	for _, p := range posts {
-		events = append(events, Event{At: p.CreatedAt, Interactions: p.Reblogs + p.Favourites})
-	}
-	col := column{CVE: c, Posts: posts}
-	col.Graph = BucketEvents(events, now, 24, time.Hour).SVG(id+"-24h", "Posts about "+id+" per hour, last 24 hours")
-	if len(posts) > limit {
-		col.Posts, col.More = posts[:limit], len(posts)-limit
-	}
+	tl := BucketEvents(events, now, 24, time.Hour)
+	tl.Tooltips = detailed
+	col.Graph = tl.SVG(id+"-24h", "Posts about "+id+" per hour, last 24 hours")
 	return col, nil
+}
+
+// heaviest weighs every post of the window from its counts alone, exactly
+// as trend.Posts does (same weights, same instant, same order), and loads the
+// content of the limit heaviest only.
+func (s *Site) heaviest(ctx context.Context, id string, days int, now time.Time, limit int) ([]Event, []trend.Post, int, error) {
+	at := now
+	if bt, ok := s.trend.(boardTimer); ok {
+		var err error
+		if at, err = bt.BoardTime(ctx, days); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	acts, err := s.activity.Activity(ctx, id, rank.Window(days, at))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	events := make([]Event, len(acts))
+	weighed := make([]rank.WeighedPost, len(acts))
+	ids := make(map[string]int64, len(acts))
+	for i, a := range acts {
+		events[i] = Event{At: a.CreatedAt, Interactions: a.Reblogs + a.Favourites}
+		weighed[i] = rank.WeighedPost{Weight: rank.PostWeight(a.Reblogs, a.Favourites, a.CreatedAt, at), CreatedAt: a.CreatedAt, Key: a.URI}
+		ids[a.URI] = a.PostID
+	}
+	slices.SortFunc(weighed, rank.ComparePosts)
+	more := 0
+	if len(weighed) > limit {
+		weighed, more = weighed[:limit], len(weighed)-limit
+	}
+	want := make([]int64, len(weighed))
+	weights := make(map[int64]float64, len(weighed))
+	for i, w := range weighed {
+		want[i] = ids[w.Key]
+		weights[want[i]] = w.Weight
+	}
+	// A post deleted between the two reads is simply missing.
+	stored, err := s.activity.PostsByID(ctx, want)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	posts := make([]trend.Post, len(stored))
+	for i, p := range stored {
+		posts[i] = trend.Post{Post: p, Weight: weights[p.ID]}
+	}
+	return events, posts, more, nil
 }
 
 type cveData struct {
@@ -177,7 +245,7 @@ func (s *Site) cvePage(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	now := s.now()
-	col, err := s.column(ctx, string(id), days, now, MaxCVEPagePosts)
+	col, err := s.column(ctx, string(id), days, now, MaxCVEPagePosts, true)
 	if errors.Is(err, store.ErrNotFound) {
 		s.error(w, r, http.StatusNotFound, "No post we collected mentions "+string(id)+".")
 		return
@@ -217,7 +285,9 @@ func (s *Site) timeline(ctx context.Context, id string, days int, now time.Time)
 			events = append(events, Event{At: p.CreatedAt, Interactions: p.Reblogs + p.Favourites})
 		}
 	}
-	return BucketEvents(events, now, trend.MaxDays, 24*time.Hour).SVG(id+"-30d", "Posts about "+id+" per day, last 30 days"), nil
+	tl := BucketEvents(events, now, trend.MaxDays, 24*time.Hour)
+	tl.Tooltips = true
+	return tl.SVG(id+"-30d", "Posts about "+id+" per day, last 30 days"), nil
 }
 
 func queryOf(r *http.Request) string {

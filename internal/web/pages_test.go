@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,6 +89,16 @@ func find(doc *html.Node, tag, class string, attrKV ...string) []*html.Node {
 	return out
 }
 
+// bars counts the bars of a graph: one path of "M…z" runs, or rects.
+func bars(svg *html.Node) int {
+	n := len(find(svg, "rect", "bar"))
+	for _, p := range find(svg, "path", "bar") {
+		d, _ := attr(p, "d")
+		n += strings.Count(d, "M")
+	}
+	return n
+}
+
 func text(n *html.Node) string {
 	var b strings.Builder
 	var rec func(*html.Node)
@@ -147,7 +158,7 @@ func TestHomeColumns(t *testing.T) {
 		if d := find(c, "p", "desc"); len(d) != 1 || text(d[0]) != "Apache Log4j2 JNDI features <b>do not</b> protect" {
 			t.Errorf("description (escaped as text) = %v", d)
 		}
-		if g := find(c, "svg", "graph", "role", "img"); len(g) != 1 || len(find(g[0], "rect", "bar")) != 2 {
+		if g := find(c, "svg", "graph", "role", "img"); len(g) != 1 || bars(g[0]) != 2 {
 			t.Error("24-hour graph missing or without its two bars")
 		}
 		posts := find(c, "li", "post")
@@ -264,7 +275,7 @@ func TestCVEPage(t *testing.T) {
 				t.Fatalf("%d graphs", len(graphs))
 			}
 			// The 30-day timeline counts every stored post, whatever the window.
-			if bars := find(graphs[1], "rect", "bar"); len(bars) == 0 {
+			if bars := find(graphs[1], "rect", "bar"); len(bars) == 0 || len(find(bars[0], "title", "")) != 1 {
 				t.Error("30-day timeline has no bars")
 			}
 		})
@@ -396,4 +407,67 @@ func TestFeeds(t *testing.T) {
 			t.Errorf("first item %v", items[0])
 		}
 	})
+}
+
+// TestFastPathAgreesWithTrend checks that columns built from the store's
+// cheap rows (WithActivity) show exactly the posts, order and weights that
+// trend.Posts gives, across windows, the 12-hour penalty and ties.
+func TestFastPathAgreesWithTrend(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "agree.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var posts []store.Sighted
+	for i := range 40 {
+		age := time.Duration(i*i)*time.Hour/3 + time.Minute // from a minute to ~21 days
+		p := sighted(i, fmt.Sprintf("acct%d", i%7), age, i%4, fmt.Sprintf("<p>post %d</p>", i), "CVE-2024-3094")
+		p.URI = fmt.Sprintf("https://x.example/s/%02d", i)
+		p.URL, p.LocalID, p.Favourites = p.URI, p.URI, (i*7)%5
+		if i%3 == 0 {
+			p.CVEs = append(p.CVEs, "CVE-2021-44228")
+		}
+		posts = append(posts, p)
+	}
+	if _, err := db.SaveBatch(ctx, store.Batch{Instance: "x", Feed: "public", Posts: posts}); err != nil {
+		t.Fatal(err)
+	}
+	tr := trend.New(db, time.Minute)
+	tr.SetClock(func() time.Time { return now })
+	render := func(opts ...Option) map[string]string {
+		site, err := New(tr, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		site.now = func() time.Time { return now }
+		srv := httptest.NewServer(site)
+		defer srv.Close()
+		out := map[string]string{}
+		for _, path := range []string{"/?days=1", "/?days=7", "/?days=30", "/cve/CVE-2024-3094?days=7", "/cve/CVE-2021-44228"} {
+			_, doc := fetch(t, srv.URL+path)
+			var b strings.Builder
+			for _, p := range find(doc, "li", "post") {
+				href, _ := attr(find(p, "a", "time")[0], "href")
+				fmt.Fprintf(&b, "%s=%s ", href, text(find(p, "span", "pw")[0]))
+			}
+			for _, m := range find(doc, "p", "more") {
+				b.WriteString(text(m))
+			}
+			for _, g := range find(doc, "svg", "graph") {
+				b.WriteString(text(find(g, "desc", "")[0]))
+			}
+			out[path] = b.String()
+		}
+		return out
+	}
+	slow, fast := render(), render(WithActivity(db))
+	for path, want := range slow {
+		if fast[path] != want {
+			t.Errorf("%s\nfast path: %s\ntrend:     %s", path, fast[path], want)
+		}
+		if !strings.Contains(want, "=") {
+			t.Errorf("%s shows no posts", path)
+		}
+	}
 }
