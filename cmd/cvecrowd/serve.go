@@ -79,6 +79,7 @@ type Main struct {
 
 	ln     net.Listener
 	server *http.Server
+	site   *web.Site
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -105,6 +106,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	m.site = site
 	mux := http.NewServeMux()
 	mux.Handle("/api/", api)
 	mux.Handle("/v2/", api)
@@ -178,6 +180,9 @@ func (m *Main) Close() error {
 		cancel()
 	}
 	m.wg.Wait()
+	if m.site != nil {
+		m.site.Close() // background page refreshes still read the database
+	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
 		m.DB = nil

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
 	"math"
@@ -124,6 +125,7 @@ func BenchmarkHome(b *testing.B) {
 			if mode == "cached" {
 				opts = append(opts, WithCacheTTL(2*time.Second))
 			}
+			opts = append(opts, WithActivity(db))
 			site, err := New(tr, log, opts...)
 			if err != nil {
 				b.Fatal(err)
@@ -131,7 +133,7 @@ func BenchmarkHome(b *testing.B) {
 			site.now = func() time.Time { return benchNow }
 			b.Run(fmt.Sprintf("days=%d/%s", days, mode), func(b *testing.B) {
 				var lat []time.Duration
-				var size int
+				var size, chrome int
 				for b.Loop() {
 					rec := httptest.NewRecorder()
 					s := time.Now()
@@ -142,11 +144,14 @@ func BenchmarkHome(b *testing.B) {
 					}
 					size = rec.Body.Len()
 				}
+				// The page without the posts' own data (content, links, names).
+				chrome = size - postBytes(b, site, days)
 				slices.Sort(lat)
 				b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
 				b.ReportMetric(ms(lat[(len(lat)*99)/100]), "p99-ms")
 				b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
 				b.ReportMetric(float64(size)/1024, "page-KiB")
+				b.ReportMetric(float64(chrome)/1024, "chrome-KiB")
 				b.ReportMetric(ms(rankCost), "rank-ms")
 			})
 		}
@@ -154,3 +159,20 @@ func BenchmarkHome(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// postBytes is how many bytes of the page come from the posts themselves:
+// their sanitised content, their links and their authors' names.
+func postBytes(b *testing.B, site *Site, days int) int {
+	data, err := site.homeData(context.Background(), days)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, c := range data.Columns {
+		for _, p := range c.Posts {
+			n += len(funcs["safe"].(func(string) template.HTML)(p.Content))
+			n += len(p.URL) + len(p.Account.URL) + len(p.Account.Acct) + len(p.Account.DisplayName)
+		}
+	}
+	return n
+}

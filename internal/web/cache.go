@@ -7,22 +7,30 @@ import (
 	"time"
 )
 
-// pageCache keeps rendered pages for the cache TTL. Like the ranking cache
-// it lets concurrent requests for the same page share one render, so a burst
-// of visitors after expiry costs one database round, not one per visitor.
+// pageCache keeps rendered pages for the cache TTL. Concurrent requests for
+// a missing page share one render. Once a page is older than the TTL the
+// next request starts one background refresh and every request keeps
+// getting the previous page until it lands (stale-while-revalidate): at a
+// million posts a render takes hundreds of milliseconds, which no visitor
+// should wait for. A page is at most TTL plus one render old.
 type pageCache struct {
 	mu    sync.Mutex
 	pages map[string]*cachedPage
+	wg    sync.WaitGroup // background refreshes, waited for by Close
 }
 
 // maxCachedPages bounds the cache: three windows and a few feed hosts.
 const maxCachedPages = 64
 
+// refreshTimeout bounds one background render.
+const refreshTimeout = 30 * time.Second
+
 type cachedPage struct {
-	at    time.Time
-	body  []byte
-	err   error
-	ready chan struct{}
+	at         time.Time
+	body       []byte
+	err        error
+	ready      chan struct{} // closed once body/err are set
+	refreshing bool
 }
 
 // serveCached answers with the page under key, rendering it with build when
@@ -41,8 +49,8 @@ func (s *Site) cached(ctx context.Context, key string, build func(context.Contex
 	if s.cacheTTL <= 0 {
 		return build(ctx)
 	}
-	now := time.Now()
 	c := &s.cache
+	now := time.Now()
 	c.mu.Lock()
 	if c.pages == nil {
 		c.pages = make(map[string]*cachedPage)
@@ -55,10 +63,17 @@ func (s *Site) cached(ctx context.Context, key string, build func(context.Contex
 	if p != nil {
 		select {
 		case <-p.ready:
-			if p.err != nil || now.Sub(p.at) >= s.cacheTTL {
-				p = nil
+			if p.err != nil {
+				p = nil // render again below
+				break
 			}
-		default: // being rendered: wait for it below
+			if now.Sub(p.at) >= s.cacheTTL && !p.refreshing {
+				p.refreshing = true
+				c.wg.Go(func() { s.refresh(key, p, build) })
+			}
+			c.mu.Unlock()
+			return p.body, nil
+		default: // the first render is under way: wait for it below
 		}
 	}
 	if p == nil {
@@ -78,4 +93,29 @@ func (s *Site) cached(ctx context.Context, key string, build func(context.Contex
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// refresh renders key again in the background and swaps it in. On failure
+// the stale page stays and the next request tries again.
+func (s *Site) refresh(key string, old *cachedPage, build func(context.Context) ([]byte, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+	defer cancel()
+	start := time.Now()
+	body, err := build(ctx)
+	c := &s.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		s.log.Error("refresh cached page", "page", key, "err", err)
+		old.refreshing = false
+		return
+	}
+	p := &cachedPage{at: start, body: body, ready: make(chan struct{})}
+	close(p.ready)
+	c.pages[key] = p
+}
+
+// Close waits for background page refreshes to finish.
+func (s *Site) Close() {
+	s.cache.wg.Wait()
 }
