@@ -119,7 +119,7 @@ type atomEntry struct {
 
 func (s *Site) feedAtom(w http.ResponseWriter, r *http.Request) {
 	base := baseURL(r)
-	body, err := s.cached(r.Context(), "atom "+base, func(ctx context.Context) ([]byte, error) {
+	s.serveCached(w, r, "atom "+base, "application/atom+xml; charset=utf-8", func(ctx context.Context) ([]byte, error) {
 		items, updated, err := s.feedItems(ctx, base)
 		if err != nil {
 			return nil, err
@@ -144,12 +144,6 @@ func (s *Site) feedAtom(w http.ResponseWriter, r *http.Request) {
 		}
 		return append([]byte(xml.Header), out...), nil
 	})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
-	w.Write(body)
 }
 
 // JSON Feed 1.1 (https://jsonfeed.org/version/1.1) document types.
@@ -179,7 +173,7 @@ type jsonItem struct {
 
 func (s *Site) feedJSON(w http.ResponseWriter, r *http.Request) {
 	base := baseURL(r)
-	body, err := s.cached(r.Context(), "json "+base, func(ctx context.Context) ([]byte, error) {
+	s.serveCached(w, r, "json "+base, "application/feed+json; charset=utf-8", func(ctx context.Context) ([]byte, error) {
 		items, _, err := s.feedItems(ctx, base)
 		if err != nil {
 			return nil, err
@@ -201,10 +195,4 @@ func (s *Site) feedJSON(w http.ResponseWriter, r *http.Request) {
 		}
 		return out, nil
 	})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/feed+json; charset=utf-8")
-	w.Write(body)
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -469,5 +471,46 @@ func TestFastPathAgreesWithTrend(t *testing.T) {
 		if !strings.Contains(want, "=") {
 			t.Errorf("%s shows no posts", path)
 		}
+	}
+}
+
+// TestGzip checks cached pages go out compressed to clients that ask, and
+// identical once decompressed.
+func TestGzip(t *testing.T) {
+	srv := enrichedSite(t)
+	for _, path := range []string{"/?days=7", "/feed.atom", "/feed.json"} {
+		t.Run(path, func(t *testing.T) {
+			get := func(enc string) (*http.Response, []byte) {
+				req, _ := http.NewRequest("GET", srv.URL+path, nil)
+				req.Header.Set("Accept-Encoding", enc) // set by hand: the client then leaves the body alone
+				resp, err := http.DefaultTransport.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return resp, b
+			}
+			plainResp, plain := get("identity")
+			gzResp, gz := get("br;q=1.0, gzip;q=0.8")
+			if plainResp.Header.Get("Content-Encoding") != "" || gzResp.Header.Get("Content-Encoding") != "gzip" ||
+				!strings.Contains(gzResp.Header.Get("Vary"), "Accept-Encoding") {
+				t.Fatalf("encodings %q / %q, Vary %q", plainResp.Header.Get("Content-Encoding"), gzResp.Header.Get("Content-Encoding"), gzResp.Header.Get("Vary"))
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(gz))
+			if err != nil {
+				t.Fatal(err)
+			}
+			unzipped, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(unzipped, plain) || len(gz) >= len(plain) {
+				t.Fatalf("gzip body: %v, %d bytes for %d plain", err, len(gz), len(plain))
+			}
+			if _, b := get("gzip;q=0"); !bytes.Equal(b, plain) {
+				t.Error("gzip;q=0 still got gzip")
+			}
+		})
 	}
 }

@@ -96,7 +96,7 @@ func (s *Site) home(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.serveCached(w, r, "home "+strconv.Itoa(days), func(ctx context.Context) ([]byte, error) {
+	s.serveCached(w, r, "home "+strconv.Itoa(days), "text/html; charset=utf-8", func(ctx context.Context) ([]byte, error) {
 		data, err := s.homeData(ctx, days)
 		if err != nil {
 			return nil, err
