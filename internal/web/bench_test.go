@@ -133,7 +133,7 @@ func BenchmarkHome(b *testing.B) {
 			site.now = func() time.Time { return benchNow }
 			b.Run(fmt.Sprintf("days=%d/%s", days, mode), func(b *testing.B) {
 				var lat []time.Duration
-				var size, chrome int
+				var size, chrome, gz int
 				for b.Loop() {
 					rec := httptest.NewRecorder()
 					s := time.Now()
@@ -144,6 +144,7 @@ func BenchmarkHome(b *testing.B) {
 					}
 					size = rec.Body.Len()
 				}
+				gz = gzipLen(rec0(b, site, days))
 				// The page without the posts' own data (content, links, names).
 				chrome = size - postBytes(b, site, days)
 				slices.Sort(lat)
@@ -152,6 +153,7 @@ func BenchmarkHome(b *testing.B) {
 				b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
 				b.ReportMetric(float64(size)/1024, "page-KiB")
 				b.ReportMetric(float64(chrome)/1024, "chrome-KiB")
+				b.ReportMetric(float64(gz)/1024, "gzip-KiB")
 				b.ReportMetric(ms(rankCost), "rank-ms")
 			})
 		}
@@ -175,4 +177,18 @@ func postBytes(b *testing.B, site *Site, days int) int {
 		}
 	}
 	return n
+}
+
+func rec0(b *testing.B, site *Site, days int) []byte {
+	rec := httptest.NewRecorder()
+	site.ServeHTTP(rec, httptest.NewRequest("GET", "/?days="+strconv.Itoa(days), nil))
+	if rec.Code != 200 {
+		b.Fatalf("status %d", rec.Code)
+	}
+	return rec.Body.Bytes()
+}
+
+func gzipLen(body []byte) int {
+	p := &cachedPage{body: body}
+	return len(p.gzipped())
 }
