@@ -158,6 +158,35 @@ func BenchmarkHome(b *testing.B) {
 			})
 		}
 	}
+	// The CVE page of the busiest CVE: all its posts of 30 days are weighed
+	// and its 500 heaviest rendered, uncached.
+	tr := trend.New(db, time.Hour)
+	tr.SetClock(func() time.Time { return benchNow })
+	site, err := New(tr, log, WithActivity(db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	site.now = func() time.Time { return benchNow }
+	top, err := tr.Top(context.Background(), 30)
+	if err != nil || len(top) == 0 {
+		b.Fatalf("top: %v", err)
+	}
+	b.Run("cve-page/busiest", func(b *testing.B) {
+		var lat []time.Duration
+		for b.Loop() {
+			rec := httptest.NewRecorder()
+			s := time.Now()
+			site.ServeHTTP(rec, httptest.NewRequest("GET", "/cve/"+top[0].CVE, nil))
+			lat = append(lat, time.Since(s))
+			if rec.Code != 200 {
+				b.Fatalf("status %d", rec.Code)
+			}
+		}
+		slices.Sort(lat)
+		b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+		b.ReportMetric(ms(lat[(len(lat)*99)/100]), "p99-ms")
+		b.ReportMetric(float64(top[0].Posts), "posts")
+	})
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -15,7 +15,10 @@ import (
 // next request starts one background refresh and every request keeps
 // getting the previous page until it lands (stale-while-revalidate): at a
 // million posts a render takes hundreds of milliseconds, which no visitor
-// should wait for. A page is at most TTL plus one render old.
+// should wait for. A page is at most TTL plus one render old, except that a
+// page is not refreshed more often than every costFactor renders: where one
+// render takes seconds (millions of posts, 30-day window), refreshing on every
+// 2-second TTL would keep the CPUs rendering forever.
 type pageCache struct {
 	mu    sync.Mutex
 	pages map[string]*cachedPage
@@ -25,11 +28,16 @@ type pageCache struct {
 // maxCachedPages bounds the cache: three windows and a few feed hosts.
 const maxCachedPages = 64
 
+// costFactor spaces refreshes to at least this many render durations, so
+// refreshing a page takes at most about 1/costFactor of one CPU.
+const costFactor = 4
+
 // refreshTimeout bounds one background render.
 const refreshTimeout = 30 * time.Second
 
 type cachedPage struct {
 	at         time.Time
+	cost       time.Duration // how long the render took
 	body       []byte
 	err        error
 	ready      chan struct{} // closed once body/err are set
@@ -112,7 +120,7 @@ func (s *Site) page(ctx context.Context, key string, build func(context.Context)
 				p = nil // render again below
 				break
 			}
-			if now.Sub(p.at) >= s.cacheTTL && !p.refreshing {
+			if now.Sub(p.at) >= max(s.cacheTTL, costFactor*p.cost) && !p.refreshing {
 				p.refreshing = true
 				c.wg.Go(func() { s.refresh(key, p, build) })
 			}
@@ -128,6 +136,7 @@ func (s *Site) page(ctx context.Context, key string, build func(context.Context)
 		// The render outlives a visitor who gives up, so the others waiting
 		// for it still get the page.
 		p.body, p.err = build(context.WithoutCancel(ctx))
+		p.cost = time.Since(now)
 		close(p.ready)
 		return p, p.err
 	}
@@ -155,7 +164,7 @@ func (s *Site) refresh(key string, old *cachedPage, build func(context.Context) 
 		old.refreshing = false
 		return
 	}
-	p := &cachedPage{at: start, body: body, ready: make(chan struct{})}
+	p := &cachedPage{at: start, cost: time.Since(start), body: body, ready: make(chan struct{})}
 	close(p.ready)
 	c.pages[key] = p
 }

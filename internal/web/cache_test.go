@@ -94,3 +94,35 @@ func TestPageCache(t *testing.T) {
 		s2.Close()
 	})
 }
+
+// TestPageCacheSpacesSlowRefreshes checks a page whose render takes longer
+// than the TTL is refreshed at most every costFactor renders.
+func TestPageCacheSpacesSlowRefreshes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &Site{log: slog.New(slog.NewTextHandler(io.Discard, nil)), cacheTTL: 2 * time.Second}
+		var renders atomic.Int32
+		build := func(ctx context.Context) ([]byte, error) {
+			renders.Add(1)
+			time.Sleep(3 * time.Second)
+			return []byte("page"), nil
+		}
+		if _, err := s.cached(context.Background(), "k", build); err != nil {
+			t.Fatal(err)
+		}
+		// The page was started at 0 and took 3 s: no refresh before 12 s.
+		for elapsed := 3 * time.Second; elapsed < 12*time.Second; elapsed += time.Second {
+			s.cached(context.Background(), "k", build)
+			synctest.Wait()
+			if renders.Load() != 1 {
+				t.Fatalf("refreshed %s after a 3 s render with a 2 s TTL", elapsed)
+			}
+			time.Sleep(time.Second)
+		}
+		s.cached(context.Background(), "k", build)
+		synctest.Wait()
+		if renders.Load() != 2 {
+			t.Fatalf("%d renders at 12 s, want the refresh", renders.Load())
+		}
+		s.Close()
+	})
+}

@@ -255,7 +255,7 @@ func (s *Site) cvePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := cveData{column: col, Base: "/cve/" + string(id), Days: days, Windows: Windows, Now: now}
-	long, err := s.timeline(ctx, string(id), days, now)
+	long, err := s.timeline(ctx, string(id), now)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -265,7 +265,7 @@ func (s *Site) cvePage(w http.ResponseWriter, r *http.Request) {
 }
 
 // timeline draws the CVE's posts of the whole 30-day window in daily buckets.
-func (s *Site) timeline(ctx context.Context, id string, days int, now time.Time) (template.HTML, error) {
+func (s *Site) timeline(ctx context.Context, id string, now time.Time) (template.HTML, error) {
 	var events []Event
 	if s.activity != nil {
 		acts, err := s.activity.Activity(ctx, id, rank.Window(trend.MaxDays, now))
