@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cvecrowd/cvecrowd/internal/cve"
@@ -124,16 +125,28 @@ func (s *Site) homeData(ctx context.Context, days int) (homeData, error) {
 		return homeData{}, err
 	}
 	now := s.now()
-	data := homeData{Base: "/", Days: days, Windows: Windows, Now: now, Columns: make([]column, 0, len(entries))}
-	for _, e := range entries {
-		c, err := s.column(ctx, e.CVE, days, now, PostsPerColumn, false)
-		if err != nil {
-			return homeData{}, err
-		}
-		data.Columns = append(data.Columns, c)
+	data := homeData{Base: "/", Days: days, Windows: Windows, Now: now, Columns: make([]column, len(entries))}
+	// Columns are independent reads; a few at a time overlap the
+	// database's waits without flooding its connection pool.
+	errs := make([]error, len(entries))
+	sem := make(chan struct{}, columnReaders)
+	var wg sync.WaitGroup
+	for i, e := range entries {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			data.Columns[i], errs[i] = s.column(ctx, e.CVE, days, now, PostsPerColumn, false)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return homeData{}, err
 	}
 	return data, nil
 }
+
+// columnReaders is how many columns of a page are read at once.
+const columnReaders = 4
 
 // column loads one CVE with its heaviest limit posts and its 24-hour graph,
 // with a tooltip per bar when detailed.
