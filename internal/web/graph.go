@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -80,9 +81,9 @@ const (
 // SVG renders the timeline as an inline, self-contained SVG: posts per bucket
 // as bars, interactions as a line on its own scale, clock labels under the
 // axis, and a title and description that say the same in words for screen
-// readers. idPrefix keeps element ids unique when several graphs share a page.
-// Styling is by class only: the page's CSP forbids inline style attributes.
-func (tl Timeline) SVG(idPrefix, title string) template.HTML {
+// readers. Styling is by class only: the page's CSP forbids inline style
+// attributes.
+func (tl Timeline) SVG(title string) template.HTML {
 	n := len(tl.Buckets)
 	if n == 0 {
 		return ""
@@ -108,15 +109,17 @@ func (tl Timeline) SVG(idPrefix, title string) template.HTML {
 	}
 
 	var b strings.Builder
-	id := svgID(idPrefix)
-	fmt.Fprintf(&b, `<svg class="graph" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-t %s-d" xmlns="http://www.w3.org/2000/svg">`, graphW, graphH, id, id)
-	fmt.Fprintf(&b, `<title id="%s-t">%s</title><desc id="%s-d">%s</desc>`, id, template.HTMLEscapeString(title), id, template.HTMLEscapeString(desc))
+	// An SVG with role="img" takes its accessible name from its first
+	// <title> and its description from <desc> (SVG-AAM), so no ids are
+	// needed: thirty graphs share the page.
+	fmt.Fprintf(&b, `<svg class="graph" viewBox="0 0 %d %d" role="img" xmlns="http://www.w3.org/2000/svg">`, graphW, graphH)
+	fmt.Fprintf(&b, `<title>%s</title><desc>%s</desc>`, template.HTMLEscapeString(title), template.HTMLEscapeString(desc))
 
 	// Axes and gridline at the top of the scale.
 	fmt.Fprintf(&b, `<path class="axis" d="M%d %dH%d"/>`, plotLeft, plotBottom, plotRight)
 	fmt.Fprintf(&b, `<path class="grid" d="M%d %dH%d"/>`, plotLeft, plotTop, plotRight)
-	fmt.Fprintf(&b, `<text class="lbl" x="%d" y="%d" text-anchor="end">%d</text>`, plotLeft-4, plotTop+4, maxPosts)
-	fmt.Fprintf(&b, `<text class="lbl" x="%d" y="%d" text-anchor="end">0</text>`, plotLeft-4, plotBottom+4)
+	fmt.Fprintf(&b, `<g class="lbl" text-anchor="end"><text x="%d" y="%d">%d</text><text x="%d" y="%d">0</text></g>`,
+		plotLeft-4, plotTop+4, maxPosts, plotLeft-4, plotBottom+4)
 	fmt.Fprintf(&b, `<text class="lbl li" x="%d" y="%d">%d</text>`, plotRight+4, plotTop+4, maxInter)
 
 	slot := float64(plotRight-plotLeft) / float64(n)
@@ -153,34 +156,26 @@ func (tl Timeline) SVG(idPrefix, title string) template.HTML {
 		b.WriteString(`"/>`)
 	}
 	// Five clock labels under evenly spaced buckets, first and current included.
+	b.WriteString(`<g class="lbl" text-anchor="middle">`)
 	for k := 0; k <= 4; k++ {
 		i := k * (n - 1) / 4
-		x := float64(plotLeft) + slot*(float64(i)+0.5)
-		anchor := "middle"
+		x, anchor := num(float64(plotLeft)+slot*(float64(i)+0.5)), ""
 		switch k {
 		case 0:
-			anchor, x = "start", float64(plotLeft)
+			x, anchor = strconv.Itoa(plotLeft), ` text-anchor="start"`
 		case 4:
-			anchor, x = "end", float64(plotRight)
+			x, anchor = strconv.Itoa(plotRight), ` text-anchor="end"`
 		}
-		fmt.Fprintf(&b, `<text class="lbl" x="%s" y="%d" text-anchor="%s">%s</text>`, num(x), labelBottom, anchor, tl.Buckets[i].Start.Format(layout))
+		fmt.Fprintf(&b, `<text x="%s" y="%d"%s>%s</text>`, x, labelBottom, anchor, tl.Buckets[i].Start.Format(layout))
 	}
+	b.WriteString(`</g>`)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
 
-// svgID turns a CVE ID or other prefix into an id token.
-func svgID(prefix string) string {
-	return "g-" + strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
-			return r
-		}
-		return '-'
-	}, prefix)
-}
-
-// num prints a coordinate with at most one decimal, keeping the SVG small.
-func num(f float64) string { return strconv.FormatFloat(float64(int(f*10+0.5))/10, 'f', -1, 64) }
+// num prints a coordinate rounded to a whole unit: at about one CSS pixel
+// per unit the graph looks the same, and thirty graphs weigh less.
+func num(f float64) string { return strconv.Itoa(int(math.Round(f))) }
 
 func plural(n int) string {
 	if n == 1 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cvecrowd/cvecrowd/internal/cve"
 	"github.com/cvecrowd/cvecrowd/internal/rank"
@@ -66,6 +67,7 @@ var funcs = template.FuncMap{
 	"pct":    func(f *float64) string { return strconv.FormatFloat(*f*100, 'f', 2, 64) + "%" },
 	"lower":  func(s *string) string { return strings.ToLower(*s) },
 	"plural": plural,
+	"clip":   clip,
 	"postAt": func(p trend.Post, now time.Time) postView { return postView{p, now} },
 }
 
@@ -179,7 +181,7 @@ func (s *Site) column(ctx context.Context, id string, days int, now time.Time, l
 	// Every window is at least a day, so the window's posts hold the last 24 hours.
 	tl := BucketEvents(events, now, 24, time.Hour)
 	tl.Tooltips = detailed
-	col.Graph = tl.SVG(id+"-24h", "Posts about "+id+" per hour, last 24 hours")
+	col.Graph = tl.SVG("Posts about " + id + " per hour, last 24 hours")
 	return col, nil
 }
 
@@ -300,7 +302,7 @@ func (s *Site) timeline(ctx context.Context, id string, now time.Time) (template
 	}
 	tl := BucketEvents(events, now, trend.MaxDays, 24*time.Hour)
 	tl.Tooltips = true
-	return tl.SVG(id+"-30d", "Posts about "+id+" per day, last 30 days"), nil
+	return tl.SVG("Posts about " + id + " per day, last 30 days"), nil
 }
 
 func queryOf(r *http.Request) string {
@@ -316,4 +318,20 @@ func (s *Site) about(w http.ResponseWriter, r *http.Request) {
 		ExclusivePerAccount int
 		Columns             int
 	}{Windows, ExclusivePerAccount, Columns})
+}
+
+// clip shortens s to about n bytes at a word boundary, so thirty long CVE
+// descriptions cannot blow up the home page; the CVE page shows them whole.
+func clip(s *string, n int) string {
+	if len(*s) <= n {
+		return *s
+	}
+	cut := strings.LastIndexByte((*s)[:n], ' ')
+	if cut < n/2 {
+		cut = n
+	}
+	for cut > 0 && !utf8.RuneStart((*s)[cut]) {
+		cut--
+	}
+	return strings.TrimRight((*s)[:cut], " ,.;:") + "…"
 }

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/cvecrowd/cvecrowd/internal/sanitize"
 	"github.com/cvecrowd/cvecrowd/internal/store"
 	"github.com/cvecrowd/cvecrowd/internal/trend"
 )
@@ -512,5 +513,75 @@ func TestGzip(t *testing.T) {
 				t.Error("gzip;q=0 still got gzip")
 			}
 		})
+	}
+}
+
+// TestHomeWeightBudget fills the home page to the brim — 30 columns, every
+// CVE enriched with a long description, 5 posts shown in each — and checks
+// the page stays under 150 KB before the posts' own data (content, links,
+// names).
+func TestHomeWeightBudget(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "weight.db")
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	content := `<p><span class="h-card"><a href="https://infosec.exchange/@someone" class="u-url mention">@<span>someone</span></a></span> Exploitation in the wild of CVE-2025-1000, patch now: <a href="https://nvd.nist.gov/vuln/detail/CVE-2025-1000" rel="nofollow noopener noreferrer" target="_blank"><span class="invisible">https://</span><span class="ellipsis">nvd.nist.gov/vuln/detail/CVE-20</span><span class="invisible">25-1000</span></a> <a href="https://infosec.exchange/tags/cve" class="mention hashtag" rel="tag">#<span>cve</span></a></p>`
+	var posts []store.Sighted
+	perPost := 0
+	for c := range 32 {
+		id := fmt.Sprintf("CVE-2025-%d", 10000+c)
+		for k := range 7 {
+			uri := fmt.Sprintf("https://mastodon.example/users/analyst%04d/statuses/1134567890123456%02d%d", k, c, k)
+			acct := fmt.Sprintf("https://mastodon.example/@analyst%04d", k)
+			p := store.Sighted{Post: store.Post{
+				URI: uri, URL: uri, CreatedAt: now.Add(-time.Duration(c*7+k) * 5 * time.Minute), Content: content,
+				Reblogs: 100 - c, Favourites: 1000 - c*3 - k, Replies: 12,
+				Account: store.Account{URL: acct, Acct: fmt.Sprintf("analyst%04d@mastodon.example", k), DisplayName: fmt.Sprintf("Security Analyst %04d", k)},
+				CVEs:    []string{id},
+			}, LocalID: uri}
+			perPost = len(sanitize.HTML(content)) + len(p.URL) + len(p.Account.URL) + len(p.Account.Acct) + len(p.Account.DisplayName)
+			posts = append(posts, p)
+		}
+	}
+	if _, err := db.SaveBatch(ctx, store.Batch{Instance: "x", Feed: "public", Posts: posts}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	desc := strings.Repeat("A use-after-free in the request parser of Example Server allows a remote unauthenticated attacker to execute arbitrary code. ", 12)
+	if _, err := raw.Exec(`UPDATE cves SET description = $1, vendor = 'Example Software Foundation', product = 'Example HTTP Server Enterprise Edition',
+		published = $2, updated = $2, cvss_vector = 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H', base_score = 10,
+		base_severity = 'CRITICAL', epss = 0.97512, epss_percentile = 0.99987, kev = 1, verified = 1`, desc, now.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	tr := trend.New(db, time.Minute)
+	tr.SetClock(func() time.Time { return now })
+	site, err := New(tr, slog.New(slog.NewTextHandler(io.Discard, nil)), WithActivity(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site.now = func() time.Time { return now }
+	rec := httptest.NewRecorder()
+	site.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	page := rec.Body.Bytes()
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, shown := len(find(doc, "section", "column")), len(find(doc, "li", "post"))
+	if cols != Columns || shown != Columns*PostsPerColumn || len(find(doc, "dl", "facts")) != Columns {
+		t.Fatalf("%d columns, %d posts: the page is not full", cols, shown)
+	}
+	chrome := len(page) - shown*perPost
+	gz := (&cachedPage{body: page}).gzipped()
+	t.Logf("page %d bytes, %d before posts' own data (%d posts × %d), %d gzipped", len(page), chrome, shown, perPost, len(gz))
+	if chrome >= 150_000 {
+		t.Errorf("page weighs %d bytes before posts' own data, budget 150000", chrome)
 	}
 }
