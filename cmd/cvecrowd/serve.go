@@ -173,6 +173,7 @@ type Main struct {
 	usageCancel context.CancelFunc
 
 	stopEnrich context.CancelFunc
+	site       *web.Site
 	ln         net.Listener
 	server     *http.Server
 	cancel     context.CancelFunc
@@ -203,10 +204,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	api := httpapi.New(m.DB, m.Trend, m.Log, httpapi.WithRateLimit(limit), httpapi.WithUsage(m.Usage),
 		httpapi.WithAnswerCache(m.Config.CacheTTL))
-	site, err := web.New(m.Trend, m.Log)
+	site, err := web.New(m.Trend, m.Log, web.WithActivity(m.DB), web.WithCacheTTL(m.Config.CacheTTL))
 	if err != nil {
 		return err
 	}
+	m.site = site
 	api.SetStatus(m.Health)
 	site.SetStatus(m.Health)
 	portal, err := web.NewPortal(site, m.DB, web.PortalConfig{SignupOpen: m.Config.SignupOpen, Pending: m.Usage.Pending})
@@ -354,6 +356,9 @@ func (m *Main) Close() error {
 		m.usageCancel()
 	}
 	m.wg.Wait()
+	if m.site != nil {
+		m.site.Close() // background page refreshes still read the database
+	}
 	if m.Trend != nil {
 		m.Trend.Close() // background ranking refreshes end before the store closes
 	}

@@ -2,6 +2,7 @@
 package sanitize
 
 import (
+	"net/url"
 	"regexp"
 	"sync"
 
@@ -24,9 +25,14 @@ func build() *bluemonday.Policy {
 	p := bluemonday.NewPolicy()
 	p.AllowElements("p", "br")
 	p.AllowElements("span")
-	p.AllowAttrs("class").Matching(mastodonClasses).OnElements("span", "a")
+	// Classes only on span, where the page's CSS uses them (invisible,
+	// ellipsis). On a link they would keep an <a> whose href was removed.
+	p.AllowAttrs("class").Matching(mastodonClasses).OnElements("span")
 	p.AllowAttrs("href").OnElements("a")
-	p.AllowURLSchemes("http", "https")
+	// An absolute URL needs a host: "https:javascript:x" parses with an
+	// https scheme but a browser resolves it relative to this site.
+	p.AllowURLSchemeWithCustomPolicy("http", hasHost)
+	p.AllowURLSchemeWithCustomPolicy("https", hasHost)
 	p.RequireParseableURLs(true)
 	p.AllowRelativeURLs(false)
 	p.RequireNoFollowOnLinks(true)
@@ -34,6 +40,8 @@ func build() *bluemonday.Policy {
 	p.AddTargetBlankToFullyQualifiedLinks(true) // also adds noopener
 	return p
 }
+
+func hasHost(u *url.URL) bool { return u.Host != "" && u.Opaque == "" }
 
 // HTML returns html reduced to p, br, span (Mastodon classes) and a with an
 // http(s) href and rel="nofollow noopener noreferrer".

@@ -27,8 +27,9 @@ var staticFS embed.FS
 // Columns is how many CVE columns the home page shows.
 const Columns = 30
 
-// PostsPerColumn bounds the posts rendered under one CVE on the home page.
-const PostsPerColumn = 20
+// PostsPerColumn bounds the posts rendered under one CVE on the home page;
+// the CVE page lists them all.
+const PostsPerColumn = 5
 
 // ExclusivePerAccount caps single-account CVEs per account on the page (SPEC §4).
 const ExclusivePerAccount = 5
@@ -49,7 +50,10 @@ type Site struct {
 	mux   *http.ServeMux
 	now   func() time.Time
 
-	statusFn StatusFunc // ingestion health; see SetStatus
+	statusFn StatusFunc    // ingestion health; see SetStatus
+	activity Activity      // optional: long timelines on the CVE page
+	cacheTTL time.Duration // how long a rendered page is reused; 0 renders every time
+	cache    pageCache
 }
 
 // ContentSecurityPolicy allows nothing but the site's own stylesheet and
@@ -57,23 +61,23 @@ type Site struct {
 const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // New returns the site.
-func New(tr Trend, log *slog.Logger) (*Site, error) {
-	t, err := template.New("").Funcs(template.FuncMap{
-		"ago":    ago,
-		"weight": formatWeight,
-		"pct":    func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
-		"safe":   func(s string) template.HTML { return template.HTML(s) }, // content is sanitised at ingest
-		"lag":    lag,
-		"when":   when,
-	}).ParseFS(templateFS, "templates/*.html")
+func New(tr Trend, log *slog.Logger, opts ...Option) (*Site, error) {
+	t, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
 	s := &Site{trend: tr, log: log, tmpl: t, mux: http.NewServeMux(), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	s.mux.HandleFunc("GET /{$}", s.home)
 	s.mux.HandleFunc("GET /status", s.status)
+	s.mux.HandleFunc("GET /cve/{id}", s.cvePage)
+	s.mux.HandleFunc("GET /about", s.about)
+	s.mux.HandleFunc("GET /feed.atom", s.feedAtom)
+	s.mux.HandleFunc("GET /feed.json", s.feedJSON)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.error(w, r, http.StatusNotFound, "There is no page at this address.")
 	})
@@ -90,76 +94,38 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-type column struct {
-	trend.CVE
-	Posts []trend.Post
-	More  int // posts not shown
-}
-
-type homeData struct {
-	Days    int
-	Windows []int
-	Columns []column
-	Now     time.Time
-	// Unpublished are mentioned CVEs without a published record (SPEC §3).
-	Unpublished []rank.Entry
-}
-
 func (s *Site) home(w http.ResponseWriter, r *http.Request) {
-	days := 1
-	if v := r.URL.Query().Get("days"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > trend.MaxDays {
-			s.error(w, r, http.StatusBadRequest, fmt.Sprintf("days must be a whole number from 1 to %d.", trend.MaxDays))
-			return
-		}
-		days = n
-	}
-	ctx := r.Context()
-	entries, err := s.trend.Top(ctx, days)
-	if err != nil {
-		s.fail(w, r, err)
+	days, ok := s.days(w, r, 1)
+	if !ok {
 		return
 	}
-	entries = rank.CapExclusive(entries, ExclusivePerAccount)
-	if len(entries) > Columns {
-		entries = entries[:Columns]
-	}
-	data := homeData{Days: days, Windows: []int{1, 7, 30}, Now: s.now()}
-	for _, e := range entries {
-		c, err := s.trend.CVE(ctx, e.CVE, days)
+	s.serveCached(w, r, "home "+strconv.Itoa(days), "text/html; charset=utf-8", func(ctx context.Context) ([]byte, error) {
+		data, err := s.homeData(ctx, days)
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return nil, err
 		}
-		posts, err := s.trend.Posts(ctx, e.CVE, days)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		col := column{CVE: c, Posts: posts}
-		if len(posts) > PostsPerColumn {
-			col.Posts, col.More = posts[:PostsPerColumn], len(posts)-PostsPerColumn
-		}
-		data.Columns = append(data.Columns, col)
-	}
-	if data.Unpublished, err = s.trend.Unpublished(ctx, days); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "home.html", data)
+		return s.execute("home.html", data)
+	})
 }
 
 func (s *Site) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	var buf bytes.Buffer
-	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+	body, err := s.execute(name, data)
+	if err != nil {
 		s.log.Error("render page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(body)
+}
+
+func (s *Site) execute(name string, data any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		return nil, fmt.Errorf("web: render %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
 }
 
 func (s *Site) error(w http.ResponseWriter, r *http.Request, status int, msg string) {
