@@ -224,4 +224,3 @@ func load(get func(base, path string) ([]byte, error), base, path string, d time
 	}
 	return r
 }
-
