@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cvecrowd/cvecrowd/internal/rank"
@@ -71,7 +72,14 @@ func New(tr Trend, log *slog.Logger, opts ...Option) (*Site, error) {
 		o(s)
 	}
 	static, _ := fs.Sub(staticFS, "static")
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	s.mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			s.error(w, r, http.StatusNotFound, "There is no page at this address.")
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 	s.mux.HandleFunc("GET /{$}", s.home)
 	s.mux.HandleFunc("GET /status", s.status)
 	s.mux.HandleFunc("GET /cve/{id}", s.cvePage)
@@ -91,6 +99,12 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
+	// Every page of the site is read-only; forms live under /portal/.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		s.error(w, r, http.StatusMethodNotAllowed, "This page can only be read (GET).")
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -162,3 +162,28 @@ func TestHomeWindowsAndErrors(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+func TestReadOnlyAndNoListings(t *testing.T) {
+	srv := setup(t)
+	for _, tt := range []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", "/", 405},
+		{"DELETE", "/about", 405},
+		{"PUT", "/static/style.css", 405},
+		{"GET", "/static/", 404},
+		{"GET", "/static/style.css", 200},
+		{"HEAD", "/", 200},
+	} {
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, resp.StatusCode, tt.status)
+		}
+	}
+}
