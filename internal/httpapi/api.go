@@ -243,25 +243,29 @@ func cveID(r *http.Request) (string, error) {
 // MaxLimit bounds limit on list routes.
 const MaxLimit = 1000
 
+// listParams reads the parameters every list route takes: days, limit
+// (defLimit when absent; 0 means all), offset and include.
+func listParams(r *http.Request, defLimit int) (d, limit, offset int, unpublished bool, err error) {
+	if d, err = days(r); err != nil {
+		return
+	}
+	if limit, err = intParam(r, "limit", defLimit, 1, MaxLimit); err != nil {
+		return
+	}
+	if offset, err = intParam(r, "offset", 0, 0, 1_000_000); err != nil {
+		return
+	}
+	unpublished, err = includeUnpublished(r)
+	return
+}
+
 func (a *API) listCVEs(v2 bool) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		d, err := days(r)
-		if err != nil {
-			return err
-		}
 		def := 0 // v1: everything
 		if v2 {
 			def = 100
 		}
-		limit, err := intParam(r, "limit", def, 1, MaxLimit)
-		if err != nil {
-			return err
-		}
-		offset, err := intParam(r, "offset", 0, 0, 1_000_000)
-		if err != nil {
-			return err
-		}
-		unpublished, err := includeUnpublished(r)
+		d, limit, offset, unpublished, err := listParams(r, def)
 		if err != nil {
 			return err
 		}
@@ -367,19 +371,7 @@ func (a *API) posts(w http.ResponseWriter, r *http.Request, defLimit int) error 
 	if err != nil {
 		return err
 	}
-	d, err := days(r)
-	if err != nil {
-		return err
-	}
-	limit, err := intParam(r, "limit", defLimit, 1, MaxLimit)
-	if err != nil {
-		return err
-	}
-	offset, err := intParam(r, "offset", 0, 0, 1_000_000)
-	if err != nil {
-		return err
-	}
-	inc, err := includeUnpublished(r)
+	d, limit, offset, inc, err := listParams(r, defLimit)
 	if err != nil {
 		return err
 	}
