@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -54,13 +53,8 @@ func TestCrashRecovery(t *testing.T) {
 	var gen sync.WaitGroup
 	gen.Go(func() {
 		for i := 0; ctx.Err() == nil; i++ {
-			uri := fmt.Sprintf("https://fake.example/users/gen%d/statuses/%d", i%7, 700000+i)
 			id := fmt.Sprintf("CVE-2026-%d", 10000+i)
-			raw, _ := json.Marshal(map[string]any{
-				"uri": uri, "url": uri, "visibility": "public", "content": "<p>new: " + id + "</p>",
-				"account": map[string]any{"id": fmt.Sprint(i % 7), "username": fmt.Sprintf("gen%d", i%7), "acct": fmt.Sprintf("gen%d", i%7),
-					"url": fmt.Sprintf("https://fake.example/@gen%d", i%7), "bot": i%5 == 4, "discoverable": true},
-			})
+			uri, raw := liveStatus("gen", i, 7, 700000, i%5 == 4, "<p>new: "+id+"</p>")
 			if _, err := fake.Add(raw); err != nil {
 				t.Error(err)
 				return

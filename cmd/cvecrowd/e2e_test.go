@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -302,4 +303,17 @@ func isSubsequence(sub, of []string) bool {
 		}
 	}
 	return i == len(sub)
+}
+
+// liveStatus makes the i-th status of a test's live publisher: author
+// name+(i mod authors) on the fake instance, saying content.
+func liveStatus(name string, i, authors, idBase int, bot bool, content string) (uri string, raw []byte) {
+	user := fmt.Sprintf("%s%d", name, i%authors)
+	uri = fmt.Sprintf("https://fake.example/users/%s/statuses/%d", user, idBase+i)
+	raw, _ = json.Marshal(map[string]any{
+		"uri": uri, "url": uri, "visibility": "public", "content": content,
+		"account": map[string]any{"id": fmt.Sprint(i % authors), "username": user, "acct": user,
+			"url": "https://fake.example/@" + user, "bot": bot, "discoverable": true},
+	})
+	return uri, raw
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -110,12 +109,7 @@ func TestScaleOut(t *testing.T) {
 	var gen sync.WaitGroup
 	gen.Go(func() {
 		for i := 0; ctx.Err() == nil; i++ {
-			uri := fmt.Sprintf("https://fake.example/users/scale%d/statuses/%d", i%5, 800000+i)
-			raw, _ := json.Marshal(map[string]any{
-				"uri": uri, "url": uri, "visibility": "public", "content": fmt.Sprintf("<p>CVE-2026-%d</p>", 20000+i),
-				"account": map[string]any{"id": fmt.Sprint(i % 5), "username": fmt.Sprintf("scale%d", i%5), "acct": fmt.Sprintf("scale%d", i%5),
-					"url": fmt.Sprintf("https://fake.example/@scale%d", i%5), "bot": i%6 == 5, "discoverable": true},
-			})
+			uri, raw := liveStatus("scale", i, 5, 800000, i%6 == 5, fmt.Sprintf("<p>CVE-2026-%d</p>", 20000+i))
 			if _, err := fake.Add(raw); err != nil {
 				t.Error(err)
 				return
