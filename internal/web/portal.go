@@ -68,6 +68,8 @@ type Portal struct {
 	// hashing bounds concurrent argon2id computations (19 MiB each), so a
 	// flood of logins cannot exhaust memory.
 	hashing chan struct{}
+	// throttle slows password guessing per account and per address.
+	throttle *loginThrottle
 }
 
 // NewPortal returns the portal, which shares the site's templates and log.
@@ -78,6 +80,7 @@ func NewPortal(site *Site, acc Accounts, cfg PortalConfig) (*Portal, error) {
 	}
 	t, log := site.tmpl, site.log
 	p := &Portal{acc: acc, cfg: cfg, log: log, tmpl: t, now: time.Now, hashing: make(chan struct{}, 4)}
+	p.throttle = newLoginThrottle(func() time.Time { return p.now() })
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /portal/{$}", p.index)
 	mux.HandleFunc("GET /portal/signup", p.signupForm)
@@ -350,6 +353,16 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 		p.render(w, http.StatusUnauthorized, "portal_login.html", page)
 		return
 	}
+	addr := clientAddress(r)
+	// Checked before any hashing, so guesses cost the server nothing.
+	if wait := p.throttle.wait(email, addr); wait > 0 {
+		mins := int(wait.Minutes()) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		page.Error = fmt.Sprintf("Too many failed logins. Try again in %d minute%s.", mins, map[bool]string{true: "", false: "s"}[mins == 1])
+		p.log.Warn("portal login throttled", "email", email, "addr", addr)
+		p.render(w, http.StatusTooManyRequests, "portal_login.html", page)
+		return
+	}
 	u, err := p.acc.UserByEmail(r.Context(), email)
 	known := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -368,9 +381,12 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 		if verr != nil && !errors.Is(verr, password.ErrMismatch) {
 			p.log.Error("portal: stored password hash unusable", "user", u.ID, "err", verr)
 		}
+		p.throttle.failed(email, addr)
+		p.log.Info("portal login failed", "email", email, "addr", addr, "known_account", known)
 		p.render(w, http.StatusUnauthorized, "portal_login.html", page)
 		return
 	}
+	p.throttle.succeeded(email)
 	if err := p.startSession(w, r, u); err != nil {
 		p.fail(w, r, err)
 		return
