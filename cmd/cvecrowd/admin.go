@@ -22,7 +22,7 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, *db)
+	st, err := openExisting(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if (*id == 0) == (*prefix == "") {
 		return errors.New("keys revoke: give exactly one of --id and --prefix")
 	}
-	st, err := store.Open(ctx, *db)
+	st, err := openExisting(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, *db)
+	st, err := openExisting(ctx, *db)
 	if err != nil {
 		return err
 	}

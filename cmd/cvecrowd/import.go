@@ -36,9 +36,10 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	kind := args[0]
 	fs := newFlagSet("import "+kind, stderr)
 	db := fs.String("db", defaultDB, "database: a SQLite file path or a postgres:// URL")
-	complete := false
+	complete, force := false, false
 	if kind == "cvelist" {
 		fs.BoolVar(&complete, "complete", false, "PATH is the whole cvelistV5: mentioned CVEs it lacks are marked not yet published")
+		fs.BoolVar(&force, "force", false, "with --complete: accept a list of fewer than 100,000 records")
 	}
 	// The path may come before or after the flags.
 	rest := args[1:]
@@ -76,7 +77,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer st.Close()
 
 	start := time.Now()
-	opt := enrich.ImportOptions{Complete: complete}
+	opt := enrich.ImportOptions{Complete: complete, Force: force}
 	tty := isTerminal(stderr)
 	var last time.Time
 	if tty {
@@ -95,6 +96,10 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	elapsed := time.Since(start)
 	fmt.Fprintf(stdout, "import %s %s: %s in %s (%.0f records/s)\n", kind, src, sum.String(), elapsed.Round(time.Millisecond),
 		float64(sum.Read)/max(elapsed.Seconds(), 1e-9))
+	if err == nil && sum.Stored == 0 && sum.SkippedTotal() > 0 {
+		// Everything was refused: a script must not take that for success.
+		return fmt.Errorf("import %s %s: nothing stored, %d skipped", kind, src, sum.SkippedTotal())
+	}
 	return err
 }
 

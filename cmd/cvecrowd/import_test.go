@@ -135,7 +135,11 @@ func TestImportCVEListDoneWhen(t *testing.T) {
 
 	// The same tree, declared complete: CVE-2024-99999 is confirmed missing.
 	m.Close()
-	out = runCmd(t, "import", "cvelist", enrichData+"cve5", "--db", db, "--complete")
+	if err := run(context.Background(), []string{"import", "cvelist", enrichData + "cve5", "--db", db, "--complete"}, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "refusing --complete") {
+		t.Fatalf("--complete on a 13-record list: err = %v, want a refusal", err)
+	}
+	out = runCmd(t, "import", "cvelist", enrichData+"cve5", "--db", db, "--complete", "--force")
 	if !strings.Contains(out, "1 mentioned CVEs marked not yet published") {
 		t.Fatalf("complete import summary = %q", out)
 	}

@@ -77,3 +77,16 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func isFilePath(dsn string) bool {
 	return !strings.Contains(dsn, "://") && !strings.HasPrefix(dsn, "file:")
 }
+
+// openExisting opens a database that must exist already: admin commands
+// that read or change rows must not quietly create an empty database at a
+// mistyped path.
+func openExisting(ctx context.Context, dsn string) (*store.DB, error) {
+	if isFilePath(dsn) || strings.HasPrefix(dsn, "sqlite:") {
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("database %s: %w (start cvecrowd serve or run cvecrowd migrate to create one)", path, err)
+		}
+	}
+	return store.Open(ctx, dsn)
+}

@@ -25,7 +25,7 @@ func migrateDB(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *from == *to {
 		return errors.New("migrate-db: --from and --to name the same database")
 	}
-	src, err := store.Open(ctx, *from)
+	src, err := openExisting(ctx, *from)
 	if err != nil {
 		return fmt.Errorf("migrate-db: source: %w", err)
 	}

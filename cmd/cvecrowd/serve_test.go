@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,5 +54,23 @@ func TestServeFlagErrors(t *testing.T) {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: accepted", args)
 		}
+	}
+}
+
+// TestAdminCommandsNeedAnExistingDatabase: a typo in --db must not create
+// an empty database and report success.
+func TestAdminCommandsNeedAnExistingDatabase(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "typo.db")
+	for _, args := range [][]string{
+		{"keys", "list", "--db", missing},
+		{"keys", "revoke", "--db", missing, "--id", "1"},
+		{"migrate-db", "--from", "sqlite:" + missing, "--to", filepath.Join(t.TempDir(), "to.db")},
+	} {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "typo.db") {
+			t.Errorf("%v: err = %v, want one naming the missing database", args, err)
+		}
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Fatal("a command created the mistyped database")
 	}
 }

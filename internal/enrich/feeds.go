@@ -90,6 +90,9 @@ func ReadEPSSCSV(r io.Reader, fn func(store.EPSSScore) error, skip func(line int
 		defer gz.Close()
 		br = bufio.NewReaderSize(gz, 64<<10)
 	}
+	// No EPSS line comes near 64 KiB; a longer one is garbage, and reading
+	// it whole would let a small gzip expand into gigabytes of memory.
+	br = bufio.NewReaderSize(&lineLimit{r: br, max: maxCSVLine}, 64<<10)
 	var date string
 	if first, _ := br.Peek(1); len(first) == 1 && first[0] == '#' {
 		line, err := br.ReadString('\n')
@@ -196,4 +199,32 @@ func ParseKEV(data []byte) (KEVCatalog, error) {
 		out.Entries = append(out.Entries, store.KEVEntry{ID: string(id), DateAdded: added, Ransomware: strings.TrimSpace(v.KnownRansomwareCampaignUse)})
 	}
 	return out, nil
+}
+
+// maxCSVLine is the longest line an EPSS CSV may have.
+const maxCSVLine = 64 << 10
+
+// errLineTooLong reports a CSV line over maxCSVLine.
+var errLineTooLong = errors.New("line longer than 64 KiB: not an EPSS CSV")
+
+// lineLimit fails a read once a line runs past max bytes.
+type lineLimit struct {
+	r   io.Reader
+	max int
+	cur int // bytes since the last newline
+}
+
+func (l *lineLimit) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i := 0; i < n; i++ {
+		if p[i] == '\n' {
+			l.cur = 0
+			continue
+		}
+		l.cur++
+		if l.cur > l.max {
+			return i, errLineTooLong
+		}
+	}
+	return n, err
 }

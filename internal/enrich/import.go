@@ -78,11 +78,17 @@ func (s *Summary) String() string {
 	return b.String()
 }
 
+// MinCompleteRecords is the fewest records a cvelist declared complete may
+// have without Force (the real list holds well over 250,000).
+const MinCompleteRecords = 100_000
+
 // ImportOptions tune an import.
 type ImportOptions struct {
 	// Complete says the cvelist is whole (a full cvelistV5 checkout or
 	// release zip): mentioned CVEs it lacks are then confirmed missing.
 	Complete bool
+	// Force accepts Complete for a list smaller than MinCompleteRecords.
+	Force bool
 	// Batch is how many records one transaction writes; default 500.
 	Batch int
 	// Progress, when set, is called after every batch.
@@ -206,6 +212,11 @@ func ImportCVEList(ctx context.Context, st ImportStore, src string, opt ImportOp
 	if err != nil {
 		return sum, fmt.Errorf("import cvelist %s: %w", src, err)
 	}
+	if opt.Complete && !opt.Force && sum.Read < MinCompleteRecords {
+		// A partial list declared complete would move every mentioned CVE
+		// it lacks out of the ranking: an empty page, with no way back offline.
+		return sum, fmt.Errorf("import cvelist %s: refusing --complete: only %d records read, a whole cvelistV5 has over %d; pass --force if this really is the whole list", src, sum.Read, MinCompleteRecords)
+	}
 	if opt.Complete {
 		if sum.Unpublished, err = st.MarkMissingUnpublished(ctx, opt.Now().Add(30*time.Minute)); err != nil {
 			return sum, err
@@ -306,6 +317,9 @@ func skipReason(err error) string {
 
 // readMaybeGzip reads a whole file, gunzipping it when it starts with the
 // gzip magic, up to max bytes.
+// maxNVDPageFile bounds one saved NVD page, decompressed.
+const maxNVDPageFile = 48 << 20
+
 func readMaybeGzip(p string, max int64) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -350,7 +364,9 @@ func ImportNVD(ctx context.Context, st ImportStore, dir string, opt ImportOption
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		data, err := readMaybeGzip(p, 256<<20)
+		// A saved API page holds at most 2,000 CVEs (a few MB); the cap
+		// keeps a hostile or corrupt file from taking the machine's memory.
+		data, err := readMaybeGzip(p, maxNVDPageFile)
 		if err != nil {
 			sum.skip("unreadable page file")
 			return nil

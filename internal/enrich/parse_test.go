@@ -384,3 +384,18 @@ func TestReadEPSSCSV(t *testing.T) {
 }
 
 func newGzip(w *strings.Builder) *gzip.Writer { return gzip.NewWriter(w) }
+
+func TestEPSSCSVLineCap(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("cve,epss,percentile\nCVE-2024-3094,0.5,0.9\n")
+	b.WriteString(strings.Repeat("x", 200<<10))
+	b.WriteString("\n")
+	var got int
+	err := ReadEPSSCSV(strings.NewReader(b.String()), func(store.EPSSScore) error { got++; return nil }, func(int, error) {})
+	if err == nil || !strings.Contains(err.Error(), "64 KiB") {
+		t.Fatalf("err = %v, want the line cap", err)
+	}
+	if got != 1 {
+		t.Fatalf("rows before the long line = %d, want 1", got)
+	}
+}
