@@ -324,7 +324,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 // /metrics; with ingestion off it reports no feeds.
 func (m *Main) Health(ctx context.Context) (ingest.Health, error) {
 	if m.Ingester == nil {
-		return ingest.Health{}, nil
+		// Another process ingests (or nothing does): report what the
+		// database says, so a dead ingester shows as stale, not healthy.
+		return ingest.StoredHealth(ctx, m.DB, time.Now(), 10*time.Minute+3*m.Config.PollInterval)
 	}
 	return m.Ingester.Health(ctx, m.DB)
 }

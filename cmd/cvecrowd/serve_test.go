@@ -13,6 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cvecrowd/cvecrowd/internal/ingest"
+	"github.com/cvecrowd/cvecrowd/internal/store"
 )
 
 // TestAPIPathsAnswerJSON: unclean or bare API paths get JSON errors from
@@ -72,5 +76,38 @@ func TestAdminCommandsNeedAnExistingDatabase(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); err == nil {
 		t.Fatal("a command created the mistyped database")
+	}
+}
+
+// TestWebRoleReportsStoredHealth: a --role web process does not ingest, so
+// its status comes from the database: a failing feed shows as unhealthy.
+func TestWebRoleReportsStoredHealth(t *testing.T) {
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "web.db")
+	st, err := store.Open(ctx, dbPath)
+	must(t, err)
+	_, err = st.SaveBatch(ctx, store.Batch{Instance: "a.example", Feed: "public"})
+	must(t, err)
+	_, err = st.SaveBatch(ctx, store.Batch{Instance: "b.example", Feed: "public"})
+	must(t, err)
+	time.Sleep(5 * time.Millisecond) // the failure comes after the success
+	must(t, st.FeedError(ctx, "b.example", "public", "HTTP 503"))
+	st.Close()
+
+	m := NewMain(Config{DB: dbPath, Listen: "127.0.0.1:0", Role: RoleWeb, PollInterval: time.Minute},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	must(t, m.Run(ctx))
+	defer m.Close()
+	h, err := m.Health(ctx)
+	must(t, err)
+	got := map[string]bool{}
+	for _, f := range h.Feeds {
+		got[f.Instance] = f.Healthy
+		if f.State != ingest.StateElsewhere {
+			t.Errorf("%s state = %q", f.Instance, f.State)
+		}
+	}
+	if len(got) != 2 || !got["a.example"] || got["b.example"] {
+		t.Fatalf("stored health = %+v, want a healthy and b failing", h.Feeds)
 	}
 }

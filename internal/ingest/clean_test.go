@@ -45,3 +45,15 @@ func TestClean(t *testing.T) {
 		t.Errorf("a sane status changed: %+v", ok)
 	}
 }
+
+func TestSourceTokenChecked(t *testing.T) {
+	for tok, ok := range map[string]bool{"": true, "abc-DEF_123.~+/=": true, "abc\r\nX-Evil: 1": false, "two words": false, "tök": false} {
+		_, err := Source{URL: "https://example.org", Token: tok}.resolve(Config{})
+		if (err == nil) != ok {
+			t.Errorf("token %q: err = %v, want ok=%v", tok, err, ok)
+		}
+		if err != nil && strings.Contains(err.Error(), tok) {
+			t.Errorf("the error repeats the token: %v", err)
+		}
+	}
+}

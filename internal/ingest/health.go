@@ -163,3 +163,36 @@ func (in *Ingester) Health(ctx context.Context, db FeedLister) (Health, error) {
 	})
 	return h, nil
 }
+
+// StateElsewhere marks a feed that another process ingests (a --role web
+// process reads its health from the database).
+const StateElsewhere = "elsewhere"
+
+// StoredHealth reports the feeds as the database has them, for a process
+// that does not ingest itself. A feed counts as healthy when it succeeded
+// within staleAfter and has not failed since.
+func StoredHealth(ctx context.Context, db FeedLister, now time.Time, staleAfter time.Duration) (Health, error) {
+	states, err := db.Feeds(ctx)
+	if err != nil {
+		return Health{}, err
+	}
+	var h Health
+	for _, st := range states {
+		fh := FeedHealth{
+			Instance: st.Instance, Feed: st.Feed, State: StateElsewhere,
+			LastSuccess: st.LastSuccess, LastErrorAt: st.LastErrorAt, LastPostAt: st.LastPostAt,
+			PostsIngested: st.PostsIngested,
+		}
+		failing := st.LastErrorAt != nil && (st.LastSuccess == nil || st.LastErrorAt.After(*st.LastSuccess))
+		if failing {
+			fh.LastError = st.LastError
+		}
+		if st.LastPostAt != nil {
+			lag := now.Sub(*st.LastPostAt).Seconds()
+			fh.LagSeconds = &lag
+		}
+		fh.Healthy = !failing && st.LastSuccess != nil && now.Sub(*st.LastSuccess) <= staleAfter
+		h.Feeds = append(h.Feeds, fh)
+	}
+	return h, nil
+}

@@ -61,6 +61,10 @@ func (s Source) resolve(cfg Config) (source, error) {
 	if err != nil {
 		return source{}, err
 	}
+	if !validToken(s.Token) {
+		// A CR/LF or space in a token would fail every request forever.
+		return source{}, fmt.Errorf("ingest: instance %s: the token has characters a bearer token cannot have", u.Host)
+	}
 	feeds := s.Feeds
 	if len(feeds) == 0 {
 		feeds = DefaultFeeds(s.Token != "")
@@ -85,4 +89,18 @@ func (s Source) resolve(cfg Config) (source, error) {
 		feeds:        set,
 		streamingURL: s.StreamingURL,
 	}, nil
+}
+
+// validToken reports whether tok may go in an Authorization: Bearer header
+// (RFC 6750 b64token characters); empty means no token.
+func validToken(tok string) bool {
+	for _, c := range []byte(tok) {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case strings.IndexByte("-._~+/=", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
