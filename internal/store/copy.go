@@ -33,6 +33,10 @@ func (db *DB) CopyTo(ctx context.Context, dst *DB, progress func(table string, r
 		}
 		counts[t] = n
 	}
+	// Fresh statistics, so the copy's first queries are planned well.
+	if err := dst.Analyze(ctx); err != nil {
+		return counts, err
+	}
 	if dst.engine == Postgres {
 		for _, t := range tables {
 			var hasID bool

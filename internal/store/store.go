@@ -168,3 +168,12 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// Analyze refreshes the planner's statistics (after a bulk load or a
+// migrate-db copy, so the first queries are planned well).
+func (db *DB) Analyze(ctx context.Context) error {
+	if _, err := db.sql.ExecContext(ctx, `ANALYZE`); err != nil {
+		return fmt.Errorf("store: analyze: %w", err)
+	}
+	return nil
+}
