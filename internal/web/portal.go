@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cvecrowd/cvecrowd/internal/apikey"
 	"github.com/cvecrowd/cvecrowd/internal/password"
@@ -476,8 +478,9 @@ func (p *Portal) createKey(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch {
-	case name == "" || len(name) > 100:
-		page.Error = "Please name the key (up to 100 characters), e.g. the script that will use it."
+	case name == "" || utf8.RuneCountInString(name) > 100 || !utf8.ValidString(name) ||
+		strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }):
+		page.Error = "Please name the key (up to 100 characters, no control characters), e.g. the script that will use it."
 	case active >= MaxKeysPerUser:
 		page.Error = fmt.Sprintf("You have %d active keys, the most allowed: revoke one first.", active)
 	}
