@@ -35,10 +35,15 @@ func migrateDB(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("migrate-db: destination: %w", err)
 	}
 	defer dst.Close()
+	tty := isTerminal(stderr)
 	counts, err := src.CopyTo(ctx, dst, func(table string, n int64) {
-		fmt.Fprintf(stderr, "\r%-12s %d rows", table, n)
+		if tty { // progress is for people; logs and pipes get the summary only
+			fmt.Fprintf(stderr, "\r%-12s %d rows", table, n)
+		}
 	})
-	fmt.Fprintln(stderr)
+	if tty {
+		fmt.Fprintln(stderr)
+	}
 	if err != nil {
 		return fmt.Errorf("migrate-db: %w", err)
 	}

@@ -26,6 +26,8 @@ func (a *API) publicRoutes() *http.ServeMux {
 	mux.Handle("GET /api/docs/{file}", a.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return serveDoc(w, docs, r.PathValue("file"))
 	}))
+	// People type the trailing slash; the page lives without it.
+	mux.Handle("GET /api/docs/{$}", http.RedirectHandler("/api/docs", http.StatusMovedPermanently))
 	mux.Handle("/api/docs/", a.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Detail: "no such documentation file: " + r.URL.Path}
 	}))

@@ -59,6 +59,9 @@ const SessionLifetime = 30 * 24 * time.Hour
 // MaxKeysPerUser bounds the active keys of one account.
 const MaxKeysPerUser = 20
 
+// MaxKeyRowsPerUser bounds all keys one account has made, revoked ones included.
+const MaxKeyRowsPerUser = 100
+
 // Portal serves the developer portal: sign up, log in and out, and API keys.
 type Portal struct {
 	acc     Accounts
@@ -483,6 +486,10 @@ func (p *Portal) createKey(w http.ResponseWriter, r *http.Request) {
 		page.Error = "Please name the key (up to 100 characters, no control characters), e.g. the script that will use it."
 	case active >= MaxKeysPerUser:
 		page.Error = fmt.Sprintf("You have %d active keys, the most allowed: revoke one first.", active)
+	case len(rows) >= MaxKeyRowsPerUser:
+		// Revoked keys stay listed (their usage is history), so creating and
+		// revoking in a loop must not grow the table without end.
+		page.Error = fmt.Sprintf("You have made %d keys, the most one account may make; ask the operator to clean up.", len(rows))
 	}
 	if page.Error != "" {
 		page.Keys = rows
