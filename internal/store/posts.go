@@ -98,7 +98,7 @@ func (db *DB) SaveBatches(ctx context.Context, bs []Batch) ([]SaveResult, error)
 	now := ms(db.now())
 	var cur *Batch
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		ps, err := prepareSave(ctx, tx)
+		ps, err := prepareSave(ctx, tx, db.engine)
 		if err != nil {
 			return err
 		}
@@ -144,12 +144,14 @@ func (ps *saveStmts) saveBatch(ctx context.Context, tx *sql.Tx, b *Batch, now in
 		} else {
 			res.Updated++
 		}
-		if _, err := ps.sighting.ExecContext(ctx, b.Instance, p.LocalID, p.ID, b.Feed, now); err != nil {
-			return res, fmt.Errorf("sighting %s: %w", p.URI, err)
-		}
+		// One row per (instance, local id): a later sighting in the batch wins.
+		ps.sightings[[2]string{b.Instance, p.LocalID}] = pendingSighting{postID: p.ID, feed: b.Feed, seenAt: now}
 		if c := ms(p.CreatedAt); c > lastPost {
 			lastPost = c
 		}
+	}
+	if err := ps.flushRows(ctx, tx, b.Instance); err != nil {
+		return res, err
 	}
 	for _, uri := range b.Gone {
 		r, err := tx.ExecContext(ctx, `DELETE FROM posts WHERE uri = $1`, uri)
@@ -200,12 +202,104 @@ func tombstoned(ctx context.Context, tx *sql.Tx, posts []Sighted) (map[string]bo
 
 // saveStmts are the statements of SaveBatch, prepared once per transaction.
 type saveStmts struct {
-	insert, update, clearCVEs, mention, cve, sighting *sql.Stmt
+	insert, update, clearCVEs, cve *sql.Stmt
+	// mention and sighting write one row each: SQLite runs in-process, so a
+	// prepared statement per row beats building multi-row statements; on
+	// PostgreSQL (multiRow) each row would be a network round trip.
+	mention, sighting *sql.Stmt
+	multiRow          bool
 
 	// cves collects the first and last mention time of every CVE the
 	// transaction touches, so that each cves row is upserted once per
 	// transaction rather than once per mention.
 	cves map[string][2]int64
+
+	// mentions and sightings of the current batch wait here and go to the
+	// database in multi-row statements (one round trip per few hundred
+	// rows instead of one per row: it matters on PostgreSQL).
+	mentions  map[int64][]string // post id → its CVE set
+	mentionAt map[int64]int64    // post id → created_at
+	sightings map[[2]string]pendingSighting
+}
+
+type pendingSighting struct {
+	postID int64
+	feed   string
+	seenAt int64
+}
+
+// rowsPerStatement bounds a multi-row insert (5 parameters a row stays far
+// under SQLite's and PostgreSQL's parameter limits).
+const rowsPerStatement = 400
+
+// flushRows writes the pending mentions and sightings.
+func (ps *saveStmts) flushRows(ctx context.Context, tx *sql.Tx, instance string) error {
+	var rows [][]any
+	for pid, ids := range ps.mentions {
+		for _, id := range ids {
+			rows = append(rows, []any{id, pid, ps.mentionAt[pid]})
+		}
+	}
+	if err := ps.insertRows(ctx, tx, ps.mention, mentionHead, mentionTail, rows); err != nil {
+		return fmt.Errorf("mentions: %w", err)
+	}
+	rows = rows[:0]
+	for k, v := range ps.sightings {
+		rows = append(rows, []any{instance, k[1], v.postID, v.feed, v.seenAt})
+	}
+	if err := ps.insertRows(ctx, tx, ps.sighting, sightingHead, sightingTail, rows); err != nil {
+		return fmt.Errorf("sightings: %w", err)
+	}
+	clear(ps.mentions)
+	clear(ps.mentionAt)
+	clear(ps.sightings)
+	return nil
+}
+
+const (
+	mentionHead  = `INSERT INTO post_cves (cve_id, post_id, created_at) VALUES `
+	mentionTail  = ` ON CONFLICT (cve_id, post_id) DO NOTHING`
+	sightingHead = `INSERT INTO sightings (instance, local_id, post_id, feed, seen_at) VALUES `
+	sightingTail = ` ON CONFLICT (instance, local_id) DO UPDATE SET seen_at = excluded.seen_at`
+)
+
+// insertRows writes rows with the one-row statement one, or on
+// PostgreSQL as head VALUES (...),(...) tail in chunks.
+func (ps *saveStmts) insertRows(ctx context.Context, tx *sql.Tx, one *sql.Stmt, head, tail string, rows [][]any) error {
+	if !ps.multiRow {
+		for _, r := range rows {
+			if _, err := one.ExecContext(ctx, r...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for len(rows) > 0 {
+		n := min(len(rows), rowsPerStatement)
+		var q strings.Builder
+		q.WriteString(head)
+		args := make([]any, 0, n*len(rows[0]))
+		for i, r := range rows[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('(')
+			for j, v := range r {
+				if j > 0 {
+					q.WriteByte(',')
+				}
+				args = append(args, v)
+				fmt.Fprintf(&q, "$%d", len(args))
+			}
+			q.WriteByte(')')
+		}
+		q.WriteString(tail)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 // flushCVEs upserts the collected CVE rows.
@@ -219,8 +313,9 @@ func (ps *saveStmts) flushCVEs(ctx context.Context) error {
 	return nil
 }
 
-func prepareSave(ctx context.Context, tx *sql.Tx) (*saveStmts, error) {
-	ps := &saveStmts{cves: map[string][2]int64{}}
+func prepareSave(ctx context.Context, tx *sql.Tx, engine Engine) (*saveStmts, error) {
+	ps := &saveStmts{cves: map[string][2]int64{}, mentions: map[int64][]string{}, mentionAt: map[int64]int64{},
+		sightings: map[[2]string]pendingSighting{}, multiRow: engine == Postgres}
 	for _, s := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -244,18 +339,13 @@ func prepareSave(ctx context.Context, tx *sql.Tx) (*saveStmts, error) {
 			WHERE uri = $1
 			RETURNING id`},
 		{&ps.clearCVEs, `DELETE FROM post_cves WHERE post_id = $1`},
-		{&ps.mention, `
-			INSERT INTO post_cves (cve_id, post_id, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (cve_id, post_id) DO NOTHING`},
+		{&ps.mention, mentionHead + `($1, $2, $3)` + mentionTail},
+		{&ps.sighting, sightingHead + `($1, $2, $3, $4, $5)` + sightingTail},
 		{&ps.cve, `
 			INSERT INTO cves (cve_id, first_seen, last_seen) VALUES ($1, $2, $3)
 			ON CONFLICT (cve_id) DO UPDATE SET
 				first_seen = CASE WHEN excluded.first_seen < cves.first_seen THEN excluded.first_seen ELSE cves.first_seen END,
 				last_seen = CASE WHEN excluded.last_seen > cves.last_seen THEN excluded.last_seen ELSE cves.last_seen END`},
-		{&ps.sighting, `
-				INSERT INTO sightings (instance, local_id, post_id, feed, seen_at)
-				VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (instance, local_id) DO UPDATE SET seen_at = excluded.seen_at`},
 	} {
 		st, err := tx.PrepareContext(ctx, s.sql)
 		if err != nil {
@@ -268,7 +358,7 @@ func prepareSave(ctx context.Context, tx *sql.Tx) (*saveStmts, error) {
 }
 
 func (ps *saveStmts) close() {
-	for _, st := range []*sql.Stmt{ps.insert, ps.update, ps.clearCVEs, ps.mention, ps.cve, ps.sighting} {
+	for _, st := range []*sql.Stmt{ps.insert, ps.update, ps.clearCVEs, ps.cve, ps.mention, ps.sighting} {
 		if st != nil {
 			st.Close()
 		}
@@ -302,10 +392,11 @@ func (ps *saveStmts) upsertPost(ctx context.Context, p *Sighted, now int64, refr
 	default:
 		return false, fmt.Errorf("insert: %w", err)
 	}
+	// The CVE set replaces any pending one of the same post (the latest
+	// text wins), and is written with the batch.
+	ps.mentions[p.ID] = p.CVEs
+	ps.mentionAt[p.ID] = created
 	for _, id := range p.CVEs {
-		if _, err := ps.mention.ExecContext(ctx, id, p.ID, created); err != nil {
-			return false, fmt.Errorf("mention %s: %w", id, err)
-		}
 		if span, ok := ps.cves[id]; ok {
 			ps.cves[id] = [2]int64{min(span[0], created), max(span[1], created)}
 		} else {
