@@ -330,7 +330,7 @@ func TestMalformedItemsSkippedGoodOnesKept(t *testing.T) {
 	ts := newStaticServer(t, page)
 	db := openDB(t, filepath.Join(t.TempDir(), "m.db"))
 	in, stop := runIngester(t, db, ts)
-	waitFor(t, 10*time.Second, "the two good posts", func() bool {
+	waitFor(t, 20*time.Second, "the two good posts", func() bool {
 		n, _ := db.PostCount(context.Background())
 		return n >= 2
 	})

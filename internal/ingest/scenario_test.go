@@ -71,7 +71,7 @@ func TestFaultScenario(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	count := func() int { n, _ := db.PostCount(context.Background()); return n }
 	waitFor(t, 20*time.Second, "the corpus from both instances", func() bool { return count() >= len(want) && fb.PendingFaults() == 0 })
-	waitFor(t, 10*time.Second, "the stream to connect", func() bool { return fa.StreamConnections() > 0 })
+	waitFor(t, 20*time.Second, "the stream to connect", func() bool { return fa.StreamConnections() > 0 })
 	time.Sleep(300 * time.Millisecond)
 
 	// A new post reaches both instances (same uri, different local ids),
@@ -98,10 +98,10 @@ func TestFaultScenario(t *testing.T) {
 		f.Add(fakePost(t, "https://fake.example/users/private/statuses/1", "<p>CVE-2026-4444</p>", optout))
 	}
 	want[p1] = []string{"CVE-2026-1111"}
-	waitFor(t, 10*time.Second, "the new post", func() bool { return count() >= len(want) })
+	waitFor(t, 20*time.Second, "the new post", func() bool { return count() >= len(want) })
 	// Chatter (no CVE) until a malformed frame has gone by and been skipped.
 	chatter := 0
-	waitFor(t, 10*time.Second, "a malformed stream frame", func() bool {
+	waitFor(t, 20*time.Second, "a malformed stream frame", func() bool {
 		if in.Stats.Skipped()[SkipMalformed] > 0 {
 			return true
 		}
@@ -116,7 +116,7 @@ func TestFaultScenario(t *testing.T) {
 	fa.SetStream(fakefedi.StreamConfig{Token: "secret-token-A", Heartbeat: 100 * time.Millisecond})
 	conns := fa.StreamConnections()
 	fa.Add(fakePost(t, "https://fake.example/users/carol/statuses/1", "<p>no CVE here</p>", human("carol")))
-	waitFor(t, 5*time.Second, "a steady stream", func() bool {
+	waitFor(t, 20*time.Second, "a steady stream", func() bool {
 		return fa.StreamConnections() > conns || in.Stats.Skipped()[SkipNoCVE] > 0
 	})
 	time.Sleep(200 * time.Millisecond)
@@ -153,7 +153,7 @@ func TestFaultScenario(t *testing.T) {
 	for _, f := range []*fakefedi.Server{fa, fb} {
 		f.SetCounts(counted, 7, 11, 2)
 	}
-	waitFor(t, 5*time.Second, "the edit and the delete over the stream", func() bool {
+	waitFor(t, 20*time.Second, "the edit and the delete over the stream", func() bool {
 		h, _ := in.Health(context.Background(), db)
 		return h.Events["status.update"] > 0 && h.Events["delete"] > 0
 	})
@@ -174,7 +174,7 @@ func TestFaultScenario(t *testing.T) {
 		return 0
 	}
 	before := reconnects()
-	waitFor(t, 10*time.Second, "the stalled stream to be declared dead", func() bool { return reconnects() > before })
+	waitFor(t, 20*time.Second, "the stalled stream to be declared dead", func() bool { return reconnects() > before })
 	fa.SetStream(fakefedi.StreamConfig{Token: "secret-token-A", DropEvery: 3, Heartbeat: 100 * time.Millisecond})
 
 	var why string
@@ -276,21 +276,21 @@ func TestStreamFallsBackToSSE(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() { in.Run(ctx) })
 	defer func() { cancel(); wg.Wait() }()
-	waitFor(t, 5*time.Second, "the SSE stream", func() bool { return fake.StreamConnections() > 0 })
+	waitFor(t, 20*time.Second, "the SSE stream", func() bool { return fake.StreamConnections() > 0 })
 	time.Sleep(100 * time.Millisecond)
 	uri := "https://fake.example/users/sse/statuses/1"
 	if _, err := fake.Add(fakePost(t, uri, "<p>CVE-2026-7777</p>", human("sse"))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the post over SSE", func() bool { return slices.Equal(stored(t, db)[uri], []string{"CVE-2026-7777"}) })
+	waitFor(t, 20*time.Second, "the post over SSE", func() bool { return slices.Equal(stored(t, db)[uri], []string{"CVE-2026-7777"}) })
 	if err := fake.Edit(uri, "<p>CVE-2026-8888</p>"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the edit over SSE", func() bool { return slices.Equal(stored(t, db)[uri], []string{"CVE-2026-8888"}) })
+	waitFor(t, 20*time.Second, "the edit over SSE", func() bool { return slices.Equal(stored(t, db)[uri], []string{"CVE-2026-8888"}) })
 	if err := fake.Delete(uri); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the delete over SSE", func() bool {
+	waitFor(t, 20*time.Second, "the delete over SSE", func() bool {
 		dead, _ := db.Tombstoned(context.Background(), uri)
 		return dead
 	})
