@@ -4,6 +4,7 @@ package sanitize
 import (
 	"net/url"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/microcosm-cc/bluemonday"
@@ -48,7 +49,9 @@ func hasHost(u *url.URL) bool { return u.Host != "" && u.Opaque == "" }
 func HTML(html string) string {
 	once.Do(func() { policy = build() })
 	if len(html) > MaxInput {
-		html = html[:MaxInput]
+		// Cut on a rune boundary: invalid UTF-8 would be refused by
+		// PostgreSQL and fail the whole batch the post came in.
+		html = strings.ToValidUTF8(html[:MaxInput], "")
 	}
 	return policy.Sanitize(html)
 }

@@ -3,6 +3,7 @@ package sanitize
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestHTML(t *testing.T) {
@@ -33,5 +34,14 @@ func TestHTMLHugeInput(t *testing.T) {
 	got := HTML(strings.Repeat("<p>a</p>", 1<<20))
 	if len(got) > MaxInput+16 {
 		t.Fatalf("output of %d bytes, want at most about %d", len(got), MaxInput)
+	}
+}
+
+// TestHTMLCutKeepsUTF8: input cut at MaxInput must stay valid UTF-8, which
+// PostgreSQL requires of every stored text.
+func TestHTMLCutKeepsUTF8(t *testing.T) {
+	in := "<p>" + strings.Repeat("a", MaxInput-4) + "é tail</p>"
+	if out := HTML(in); !utf8.ValidString(out) {
+		t.Fatalf("output of %d bytes is not valid UTF-8", len(out))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -115,9 +116,11 @@ func (db *DB) FeedError(ctx context.Context, instance, feed, msg string) error {
 	return nil
 }
 
+// truncate cuts s to at most n bytes on a rune boundary (PostgreSQL
+// refuses invalid UTF-8).
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	return strings.ToValidUTF8(s[:n], "")
 }

@@ -334,3 +334,18 @@ func TestRefreshSchedule(t *testing.T) {
 		t.Fatalf("after scheduling: %v, %v", due, err)
 	}
 }
+
+// TestFeedErrorCutKeepsUTF8: a long error message is cut on a rune
+// boundary (PostgreSQL refuses invalid UTF-8).
+func TestFeedErrorCutKeepsUTF8(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	msg := strings.Repeat("a", 499) + "éééé"
+	if err := db.FeedError(ctx, "a", "public", msg); err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Feed(ctx, "a", "public")
+	if err != nil || st.LastError != strings.Repeat("a", 499) {
+		t.Fatalf("stored error %q, %v", st.LastError, err)
+	}
+}
