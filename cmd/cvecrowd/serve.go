@@ -216,10 +216,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", api)
-	mux.Handle("/v2/", api)
-	mux.Handle("/api", api)
-	mux.Handle("/v2", api)
+	// /api and /v2 never reach this mux: apiPaths hands them to the API first.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
